@@ -1,0 +1,110 @@
+"""Case use cases: start, fire due timers, correct data, read history (keyword-only, no commit)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows import registry
+from workflows.access import Actor, require_role, require_visible
+from workflows.actions import Outcome, act, insert_new_case, load_case, process_of
+from workflows.clock import CST, Clock
+from workflows.engine import CaseRun
+from workflows.errors import ValidationFailed
+from workflows.events import GENESIS, NewEvent, events_of
+from workflows.forms import START_FORM
+from workflows.models import Case, CaseEvent
+
+CORRECTORS = ("village_director", "township_supervisor", "county_civil_affairs", "city_civil_affairs",
+              "protection_center")
+
+
+def _business_key(process_key: str, case_id: str, now: datetime) -> str:
+    prefix = "".join(part[0] for part in process_key.split("_")).upper()[:4]
+    return f"{prefix}-{now.astimezone(CST):%Y%m%d}-{case_id[:8].upper()}"
+
+
+def start_case(*, session: Session, clock: Clock, actor: Actor, process_key: str, data: dict[str, Any],
+               jurisdiction_code: str, child_ref: str | None = None, parent_case_id: str | None = None) -> Outcome:
+    """Start a case on the published version after validating ``data`` against its start form."""
+    require_visible(actor, jurisdiction_code, "辖区")
+    now = clock.now()
+    version = registry.published_version(session, process_key)
+    process = registry.parsed(session, version)
+    clean = process.forms.require(START_FORM).validate(data)
+    case_id = str(uuid.uuid4())
+    run = CaseRun.start(process, case_id=case_id, data=clean, now=now)
+    case = Case(id=case_id, business_key=_business_key(process_key, case_id, now), process_key=process_key,
+                process_version_id=version.id, status="running", jurisdiction_code=jurisdiction_code,
+                child_ref=child_ref, parent_case_id=parent_case_id, version=1, last_event_seq=0,
+                last_event_hash=GENESIS, created_at=now, created_by=actor.username, updated_at=now)
+    payload = {"process_key": process_key, "version": version.content_hash, "data": clean,
+               "jurisdiction_code": jurisdiction_code, "child_ref": child_ref, "parent_case_id": parent_case_id,
+               "business_key": case.business_key, "digest": run.digest()}
+    return insert_new_case(session, case, run, [NewEvent("case_started", actor.username, payload)], now=now)
+
+
+def fire_due_timers(*, session: Session, clock: Clock, case_id: str) -> Outcome | None:
+    """Fire the timers of one case that are due now (a no-op when none is due)."""
+    now = clock.now()
+    case = load_case(session, case_id)
+    if case.status != "running" or case.next_due_at is None or case.next_due_at >= now:
+        return None
+    return act(session, case_id=case_id, now=now, actor="system", step=lambda c, r: [])
+
+
+def due_case_ids(*, session: Session, clock: Clock, limit: int = 500) -> list[str]:
+    """Running cases whose earliest timer is due, by the indexed due-time column."""
+    stmt = (select(Case.id).where(Case.status == "running", Case.next_due_at < clock.now())
+            .order_by(Case.next_due_at).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def correct_data(*, session: Session, clock: Clock, actor: Actor, case_id: str, changes: dict[str, Any],
+                 reason: str) -> Outcome:
+    """Correct submitted values with a reason: a new event; the original submission stays in the log."""
+    require_role(actor, *CORRECTORS, action="更正案件数据")
+    if not reason or not reason.strip():
+        raise ValidationFailed("更正必须填写理由", code="reason_required", details={"fields": {"reason": "此项为必填项"}})
+    if not changes:
+        raise ValidationFailed("没有要更正的内容", code="changes_required")
+
+    def check(case: Case) -> None:
+        require_visible(actor, case.jurisdiction_code)
+
+    def step(case: Case, run: CaseRun) -> list[NewEvent]:
+        declared = process_of(session, case).forms.declared_fields()
+        errors = {}
+        for name, value in changes.items():
+            schema = declared.get(name)
+            if schema is None or name.startswith("_"):
+                errors[name] = "流程表单中没有这一项，不能更正"
+            elif not Draft202012Validator(schema).is_valid(value):
+                errors[name] = f"“{schema.get('title', name)}”的值不符合表单要求"
+        if errors:
+            raise ValidationFailed("更正内容有误", code="correction_invalid", details={"fields": errors})
+        current = run.data()
+        previous = {name: current.get(name) for name in changes}
+        run.correct(dict(changes), now=clock.now())
+        return [NewEvent("data_corrected", actor.username,
+                         {"changes": changes, "previous": previous, "reason": reason.strip(), "digest": run.digest()})]
+
+    return act(session, case_id=case_id, now=clock.now(), actor=actor.username, step=step, check=check)
+
+
+def get_case(*, session: Session, actor: Actor, case_id: str) -> Case:
+    """A case the actor may see (404 outside their jurisdiction)."""
+    case = load_case(session, case_id)
+    require_visible(actor, case.jurisdiction_code)
+    return case
+
+
+def history(*, session: Session, actor: Actor, case_id: str) -> list[CaseEvent]:
+    """The case's log, oldest first."""
+    get_case(session=session, actor=actor, case_id=case_id)
+    return events_of(session, case_id)

@@ -1,0 +1,158 @@
+"""Human-task use cases: list, claim, unclaim, complete (keyword-only, no commit)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from workflows.access import Actor, require_visible
+from workflows.actions import act, process_of
+from workflows.clock import Clock, iso_utc
+from workflows.engine import CaseRun
+from workflows.errors import Conflict, NotFound, PermissionDenied
+from workflows.events import NewEvent, canonical
+from workflows.forms import Form
+from workflows.models import Case, HumanTask, IdempotencyKey
+from workflows.roles import role_label
+
+
+@dataclass
+class TaskPage:
+    items: list[HumanTask]
+    total: int
+
+
+def worklist_filter(actor: Actor) -> Any:
+    """The SQL condition for the tasks an actor may work on: their roles, inside their jurisdiction."""
+    return (HumanTask.role.in_(sorted(actor.roles))) & HumanTask.jurisdiction_code.startswith(actor.jurisdiction)
+
+
+def list_tasks(*, session: Session, actor: Actor, process_key: str | None = None, status: str = "ready",
+               mine: bool = False, limit: int = 50, offset: int = 0) -> TaskPage:
+    """Ready (or claimed) tasks for the actor's roles and jurisdiction, by due time; no workflow is loaded."""
+    if not actor.certified:
+        return TaskPage([], 0)
+    cond = (HumanTask.status == status) & worklist_filter(actor)
+    cond &= or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username)
+    if mine:
+        cond &= HumanTask.assignee == actor.username
+    if process_key:
+        cond &= HumanTask.process_key == process_key
+    total = session.scalar(select(func.count()).select_from(HumanTask).where(cond)) or 0
+    stmt = (select(HumanTask).where(cond)
+            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+            .limit(min(max(limit, 1), 200)).offset(max(offset, 0)))
+    return TaskPage(list(session.scalars(stmt)), int(total))
+
+
+def get_task(*, session: Session, actor: Actor, task_id: str) -> HumanTask:
+    """A task the actor may see: 404 outside their jurisdiction, 403 for another role."""
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound("找不到该任务", code="task_not_found")
+    require_visible(actor, task.jurisdiction_code, "任务")
+    if not actor.has_any(task.role):
+        raise PermissionDenied(f"该任务由{role_label(task.role)}办理，您的角色无权办理", code="role_required",
+                               details={"roles": [task.role]})
+    return task
+
+
+def _require_workable(actor: Actor, task: HumanTask) -> None:
+    if not actor.certified:
+        raise PermissionDenied("您尚未通过岗前培训考核，暂不能认领或办理案件任务。请先完成培训并取得合格证。",
+                               code="not_certified")
+    if task.status != "ready":
+        word = "已办结" if task.status == "completed" else "已取消"
+        raise Conflict(f"该任务{word}，请刷新待办列表", code="task_not_ready", details={"status": task.status})
+    if task.assignee and task.assignee != actor.username:
+        raise Conflict(f"该任务已由 {task.assignee} 认领", code="task_claimed_by_other",
+                       details={"assignee": task.assignee})
+
+
+def form_of(session: Session, task: HumanTask) -> Form:
+    """The JSON-schema form a task is completed with."""
+    case = session.get(Case, task.case_id)
+    assert case is not None
+    return process_of(session, case).forms.require(task.bpmn_id)
+
+
+def _set_claim(*, session: Session, clock: Clock, actor: Actor, task_id: str, claim: bool) -> HumanTask:
+    task = get_task(session=session, actor=actor, task_id=task_id)
+    _require_workable(actor, task)
+    now = clock.now()
+    if claim and task.assignee == actor.username:
+        return task
+    if not claim and task.assignee is None:
+        return task
+
+    def check(case: Case) -> None:
+        session.refresh(task)
+        _require_workable(actor, task)
+
+    def step(case: Case, run: CaseRun) -> list[NewEvent]:
+        etype = "task_claimed" if claim else "task_unclaimed"
+        return [NewEvent(etype, actor.username, {"task_id": task.id, "bpmn_id": task.bpmn_id})]
+
+    act(session, case_id=task.case_id, now=now, actor=actor.username, step=step, check=check, fire_due=False)
+    values = {"assignee": actor.username if claim else None, "claimed_at": now if claim else None}
+    session.execute(update(HumanTask).where(HumanTask.id == task.id).values(**values))
+    for key, value in values.items():
+        set_committed_value(task, key, value)
+    return task
+
+
+def claim(*, session: Session, clock: Clock, actor: Actor, task_id: str) -> HumanTask:
+    """Take a ready task so that others see it is being worked on."""
+    return _set_claim(session=session, clock=clock, actor=actor, task_id=task_id, claim=True)
+
+
+def unclaim(*, session: Session, clock: Clock, actor: Actor, task_id: str) -> HumanTask:
+    """Give a claimed task back to the pool."""
+    return _set_claim(session=session, clock=clock, actor=actor, task_id=task_id, claim=False)
+
+
+def complete(*, session: Session, clock: Clock, actor: Actor, task_id: str, data: dict[str, Any],
+             idempotency_key: str | None = None) -> dict[str, Any]:
+    """Complete a task with form-validated data; a repeated idempotency key returns the first result."""
+    request_hash = hashlib.sha256(canonical({"task_id": task_id, "data": data})).hexdigest()
+    if idempotency_key:
+        stored = session.scalar(select(IdempotencyKey).where(
+            IdempotencyKey.actor == actor.username, IdempotencyKey.key == idempotency_key))
+        if stored is not None:
+            if stored.request_hash != request_hash:
+                raise Conflict("该幂等键已用于另一个不同的提交", code="idempotency_key_reused")
+            return dict(stored.result)
+    task = get_task(session=session, actor=actor, task_id=task_id)
+    _require_workable(actor, task)
+    clean = form_of(session, task).validate(data)
+    now = clock.now()
+
+    def check(case: Case) -> None:
+        require_visible(actor, case.jurisdiction_code, "任务")
+
+    def step(case: Case, run: CaseRun) -> list[NewEvent]:
+        if task.id not in {t.id for t in run.open_tasks()}:
+            raise Conflict("该任务已办结或已被取消，请刷新待办列表", code="task_not_ready")
+        run.complete(task.id, clean, now=now)
+        return [NewEvent("task_completed", actor.username,
+                         {"task_id": task.id, "bpmn_id": task.bpmn_id, "data": clean, "digest": run.digest()})]
+
+    outcome = act(session, case_id=task.case_id, now=now, actor=actor.username, step=step, check=check,
+                  task_updates={task.id: {"completed_at": now, "completed_by": actor.username}})
+    set_committed_value(task, "status", "completed")
+    result = {
+        "task_id": task.id, "case_id": outcome.case.id, "case_status": outcome.case.status,
+        "completed_at": iso_utc(now),
+        "next_tasks": [{"id": t.id, "bpmn_id": t.bpmn_id, "name": t.name, "role": t.role,
+                        "due_at": iso_utc(t.due_at) if t.due_at else None} for t in outcome.new_tasks],
+    }
+    if idempotency_key:
+        session.add(IdempotencyKey(actor=actor.username, key=idempotency_key, action="complete_task",
+                                   request_hash=request_hash, result=result, created_at=now))
+        session.flush()
+    return result

@@ -1,0 +1,129 @@
+"""Verify a case: its hash chain is intact and replaying its log reproduces the stored case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows import registry
+from workflows.access import Actor, require_role, require_visible
+from workflows.actions import load_case
+from workflows.engine import CaseRun, ParsedProcess
+from workflows.errors import DomainError
+from workflows.events import check_chain, events_of
+from workflows.models import Case, CaseEvent, HumanTask, ProcessVersion
+
+VERIFIERS = ("auditor", "county_civil_affairs", "city_civil_affairs", "province_civil_affairs")
+
+
+@dataclass
+class Report:
+    case_id: str
+    ok: bool
+    events: int
+    problem: str = ""
+    seq: int | None = None
+    event_type: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case_id": self.case_id, "ok": self.ok, "events": self.events, "problem": self.problem,
+                "seq": self.seq, "event_type": self.event_type, "details": self.details}
+
+
+class _Diverged(Exception):
+    def __init__(self, event: CaseEvent | None, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.event, self.message, self.details = event, message, details
+
+
+def verify(*, session: Session, actor: Actor, case_id: str) -> Report:
+    """Check the chain, replay the log on the pinned version, compare with the stored case."""
+    require_role(actor, *VERIFIERS, action="核验案件")
+    case = load_case(session, case_id)
+    require_visible(actor, case.jurisdiction_code)
+    return verify_case(session, case)
+
+
+def verify_case(session: Session, case: Case) -> Report:
+    """The check itself, without access rules (for the scheduler, backups and tests)."""
+    events = events_of(session, case.id)
+    broken = check_chain(case, events)
+    if broken is not None:
+        event_type = next((e.type for e in events if e.seq == broken.seq), None)
+        return Report(case.id, False, len(events), broken.reason, broken.seq, event_type)
+    try:
+        version = session.get(ProcessVersion, case.process_version_id)
+        if version is None:
+            raise _Diverged(None, "案件所用的流程版本不存在")
+        process = registry.parsed(session, version)
+        run, assignees = _replay(process, case, events)
+        _compare_stored(session, process, case, run, assignees)
+    except _Diverged as exc:
+        seq = exc.event.seq if exc.event is not None else None
+        etype = exc.event.type if exc.event is not None else None
+        return Report(case.id, False, len(events), exc.message, seq, etype, exc.details)
+    return Report(case.id, True, len(events))
+
+
+def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent]) -> tuple[CaseRun, dict[str, str]]:
+    run: CaseRun | None = None
+    assignees: dict[str, str] = {}
+    for event in events:
+        payload = event.payload
+        try:
+            if event.type == "case_started":
+                if payload.get("version") != process.content_hash:
+                    raise _Diverged(event, "开始事件记录的流程版本与案件固定的版本不一致")
+                run = CaseRun.start(process, case_id=case.id, data=payload["data"], now=event.occurred_at)
+            elif run is None:
+                raise _Diverged(event, "日志的第一个事件不是案件开始")
+            elif event.type == "task_completed":
+                run.complete(payload["task_id"], payload["data"], now=event.occurred_at)
+                assignees.pop(payload["task_id"], None)
+            elif event.type == "timer_fired":
+                fired = run.fire_timers(now=event.occurred_at).fired_timers
+                if fired != payload.get("fired"):
+                    raise _Diverged(event, "重放时触发的定时器与日志不一致", replayed=fired, logged=payload.get("fired"))
+            elif event.type == "data_corrected":
+                run.correct(payload["changes"], now=event.occurred_at)
+            elif event.type == "task_claimed":
+                assignees[payload["task_id"]] = event.actor
+            elif event.type == "task_unclaimed":
+                assignees.pop(payload["task_id"], None)
+            elif event.type == "case_completed" and run.status != "completed":
+                raise _Diverged(event, "日志记录案件已结束，但重放后案件仍在进行")
+        except DomainError as exc:
+            raise _Diverged(event, f"重放事件 #{event.seq}（{event.type}）失败：{exc.message}") from None
+        if "digest" in payload and run.digest() != payload["digest"]:
+            raise _Diverged(event, f"重放到事件 #{event.seq}（{event.type}）时状态与日志记录不一致")
+    if run is None:
+        raise _Diverged(None, "案件没有任何日志事件")
+    return run, assignees
+
+
+def _compare_stored(session: Session, process: ParsedProcess, case: Case, run: CaseRun,
+                    assignees: dict[str, str]) -> None:
+    try:
+        stored = CaseRun.restore(process, case.state, case_id=case.id)
+    except Exception as exc:  # noqa: BLE001 - a damaged state is a finding, not a crash
+        raise _Diverged(None, f"存储的案件状态无法读取：{exc}") from None
+    checks = [
+        ("status", stored.status, run.status),
+        ("completed_tasks", stored.completed_user_tasks(), run.completed_user_tasks()),
+        ("open_tasks", sorted((t.id, t.bpmn_id) for t in stored.open_tasks()),
+         sorted((t.id, t.bpmn_id) for t in run.open_tasks())),
+        ("data", stored.data(), run.data()),
+        ("case_status", case.status, run.status),
+        ("case_data", case.data, run.data()),
+    ]
+    for name, have, want in checks:
+        if have != want:
+            raise _Diverged(None, f"存储的案件（{name}）与日志重放结果不一致", field=name)
+    rows = session.execute(select(HumanTask.id, HumanTask.assignee)
+                           .where(HumanTask.case_id == case.id, HumanTask.status == "ready")).all()
+    if sorted((r.id, r.assignee) for r in rows) != sorted((t.id, assignees.get(t.id)) for t in run.open_tasks()):
+        raise _Diverged(None, "待办任务记录（human_tasks）与日志重放结果不一致", field="human_tasks")
