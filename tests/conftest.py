@@ -37,7 +37,7 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
             version = registry.register(session, key=name, files=registry.read_folder(DATA / name),
                                         source="bundled", actor="system", now=START)
             registry.publish(session, version, actor="system", now=START)
-        bpmn_dir = Path(__file__).resolve().parent.parent / "bpmn"
+        bpmn_dir = Path(os.environ.get("SHOUHU_BPMN_DIR") or Path(__file__).resolve().parent.parent / "bpmn")
         registry.sync_bundled(session, bpmn_dir=bpmn_dir, now=START)
         session.commit()
     yield engine

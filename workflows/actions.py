@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from workflows import registry
+from workflows import messages, registry
 from workflows.engine import _PARSED, CaseRun, ParsedProcess
 from workflows.errors import Conflict, NotFound
 from workflows.events import NewEvent, chain
@@ -81,10 +81,14 @@ def act(session: Session, *, case_id: str, now: datetime, actor: str, step: Step
             fired = run.fire_timers(now=now)
             items.append(NewEvent("timer_fired", "system", {"fired": fired.fired_timers, "digest": run.digest()}))
         items.extend(step(case, run))
+        planned, sent = messages.plan(run)
+        items.extend(sent)
         try:
-            return _write(session, case, run, before, items, now=now, task_updates=task_updates or {})
+            outcome = _write(session, case, run, before, items, now=now, task_updates=task_updates or {})
         except _Stale:
             continue
+        messages.dispatch(session, now, case, planned)
+        return outcome
     raise Conflict("案件正被他人同时办理，请刷新后重试", code="case_busy")
 
 
@@ -127,6 +131,8 @@ def _write(session: Session, case: Case, run: CaseRun, before: dict[str, Any], i
 
 def insert_new_case(session: Session, case: Case, run: CaseRun, items: list[NewEvent], *, now: datetime) -> Outcome:
     """Write a just-started case with its first events and task rows."""
+    planned, sent = messages.plan(run)
+    items.extend(sent)
     case.state, case.data, case.status = run.dump(), run.data(), run.status
     case.next_due_at = run.next_due_at() if run.status == "running" else None
     if run.status == "completed":
@@ -142,4 +148,5 @@ def insert_new_case(session: Session, case: Case, run: CaseRun, items: list[NewE
                       due_at=t.due_at, created_at=now) for t in run.open_tasks()]
     session.add_all(rows)
     session.flush()
+    messages.dispatch(session, now, case, planned)
     return Outcome(case=case, run=run, events=items, new_tasks=rows)

@@ -15,11 +15,15 @@ from workflows.access import Actor, require_role, require_visible
 from workflows.actions import Outcome, act, insert_new_case, load_case, process_of
 from workflows.clock import CST, Clock
 from workflows.engine import CaseRun
-from workflows.errors import ValidationFailed
+from workflows.errors import NotFound, ValidationFailed
 from workflows.events import GENESIS, NewEvent, events_of
 from workflows.forms import START_FORM
-from workflows.models import Case, CaseEvent
+from workflows.models import Case, CaseEvent, HumanTask
 
+# Roles that follow every case of their place; other departments see only cases they are asked to act on.
+CASE_READERS = ("village_director", "village_committee", "township_supervisor", "county_civil_affairs",
+                "city_civil_affairs", "province_civil_affairs", "protection_center", "welfare_institution",
+                "police", "court", "procuratorate", "auditor")
 CORRECTORS = ("village_director", "township_supervisor", "county_civil_affairs", "city_civil_affairs",
               "protection_center")
 
@@ -30,14 +34,15 @@ def _business_key(process_key: str, case_id: str, now: datetime) -> str:
 
 
 def start_case(*, session: Session, clock: Clock, actor: Actor, process_key: str, data: dict[str, Any],
-               jurisdiction_code: str, child_ref: str | None = None, parent_case_id: str | None = None) -> Outcome:
+               jurisdiction_code: str, child_ref: str | None = None, parent_case_id: str | None = None,
+               case_id: str | None = None) -> Outcome:
     """Start a case on the published version after validating ``data`` against its start form."""
     require_visible(actor, jurisdiction_code, "辖区")
     now = clock.now()
     version = registry.published_version(session, process_key)
     process = registry.parsed(session, version)
     clean = process.forms.require(START_FORM).validate(data)
-    case_id = str(uuid.uuid4())
+    case_id = case_id or str(uuid.uuid4())
     run = CaseRun.start(process, case_id=case_id, data=clean, now=now)
     case = Case(id=case_id, business_key=_business_key(process_key, case_id, now), process_key=process_key,
                 process_version_id=version.id, status="running", jurisdiction_code=jurisdiction_code,
@@ -63,6 +68,21 @@ def due_case_ids(*, session: Session, clock: Clock, limit: int = 500) -> list[st
     stmt = (select(Case.id).where(Case.status == "running", Case.next_due_at < clock.now())
             .order_by(Case.next_due_at).limit(limit))
     return list(session.scalars(stmt))
+
+
+def send_message(*, session: Session, clock: Clock, actor: Actor, case_id: str, name: str,
+                 payload: Any) -> Outcome:
+    """Deliver a message to a case waiting for it (e.g. another department's reply)."""
+
+    def check(case: Case) -> None:
+        require_visible(actor, case.jurisdiction_code)
+
+    def step(case: Case, run: CaseRun) -> list[NewEvent]:
+        run.receive(name, payload, now=clock.now())
+        return [NewEvent("message_received", actor.username, {"name": name, "payload": payload,
+                                                               "digest": run.digest()})]
+
+    return act(session, case_id=case_id, now=clock.now(), actor=actor.username, step=step, check=check)
 
 
 def correct_data(*, session: Session, clock: Clock, actor: Actor, case_id: str, changes: dict[str, Any],
@@ -98,9 +118,14 @@ def correct_data(*, session: Session, clock: Clock, actor: Actor, case_id: str, 
 
 
 def get_case(*, session: Session, actor: Actor, case_id: str) -> Case:
-    """A case the actor may see (404 outside their jurisdiction)."""
+    """A case the actor may see: inside their jurisdiction and, for departments, one they were asked to act on."""
     case = load_case(session, case_id)
     require_visible(actor, case.jurisdiction_code)
+    if not actor.has_any(*CASE_READERS):
+        involved = session.scalar(select(HumanTask.id).where(HumanTask.case_id == case.id,
+                                                             HumanTask.role.in_(sorted(actor.roles))).limit(1))
+        if involved is None:
+            raise NotFound("找不到该案件", code="case_not_found")
     return case
 
 

@@ -17,11 +17,14 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow import task as _spiff_task_module  # type: ignore[import-untyped]
-from SpiffWorkflow.bpmn import BpmnWorkflow  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.specs.event_definitions.message import (  # type: ignore[import-untyped]
+    MessageEventDefinition,
+)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.script_engine.python_environment import (  # type: ignore[import-untyped]
     BasePythonScriptEngineEnvironment,
@@ -41,7 +44,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # type: ignore[i
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # type: ignore[import-untyped]
 from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
 
-from workflows.clock import add_calendar_months, iso_utc, parse_iso
+from workflows.clock import CST, add_calendar_months, iso_utc, parse_iso
 from workflows.errors import ModelError, NotFound, ValidationFailed
 from workflows.forms import FormSet
 from workflows.sandbox import Sandbox, SandboxError, compile_expression, compile_script
@@ -109,11 +112,35 @@ def _months_later(months: int, start: str | None = None) -> str:
     return add_calendar_months(base, int(months)).isoformat()
 
 
+def _today() -> str:
+    instant = _NOW.get() or _real_datetime.now(UTC)
+    return instant.astimezone(CST).date().isoformat()
+
+
+def _age_years(birth_date: str, on: str | None = None) -> int:
+    born, day = date.fromisoformat(birth_date), date.fromisoformat(on or _today())
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _months_between(start: str, end: str | None = None) -> int:
+    """Whole calendar months from ``start`` to ``end`` (dates, China Standard Time)."""
+    a, b = date.fromisoformat(start), date.fromisoformat(end or _today())
+    months = (b.year - a.year) * 12 + b.month - a.month
+    return months - (1 if b.day < a.day and not _is_last_day(b) else 0)
+
+
+def _is_last_day(day: date) -> bool:
+    return (day + timedelta(days=1)).month != day.month
+
+
 MODEL_FUNCTIONS = {
     "iso_hours": lambda n: f"PT{int(n)}H",
     "iso_days": lambda n: f"P{int(n)}D",
     "now": _now_iso,
+    "today": _today,
     "months_later": _months_later,
+    "age_years": _age_years,
+    "months_between": _months_between,
 }
 SANDBOX = Sandbox(MODEL_FUNCTIONS)
 
@@ -269,6 +296,14 @@ class StepResult:
     fired_timers: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Message:
+    """A message a case threw that no element of its own process catches (for another case)."""
+
+    name: str
+    payload: Any
+
+
 def _engine_error(exc: BaseException) -> ModelError:
     cause: BaseException | None = exc
     while cause is not None:
@@ -358,6 +393,21 @@ class CaseRun:
         still = {str(t.id) for t in self._waiting_timers()}
         fired = sorted(bpmn for tid, bpmn in before.items() if tid not in still)
         return StepResult(fired_timers=fired)
+
+    def receive(self, name: str, payload: Any, *, now: datetime) -> None:
+        """Deliver a message to a catching event of this case, then run the engine on."""
+        definition = MessageEventDefinition(name)
+        with self.acting(now):
+            try:
+                self.workflow.send_event(BpmnEvent(definition, payload=payload))
+            except SpiffWorkflowException:
+                raise ValidationFailed(f"该案件当前不在等待消息“{name}”", code="message_not_expected") from None
+            self._steps()
+
+    def take_messages(self) -> list[Message]:
+        """Messages thrown by the last action for other cases (each is returned once)."""
+        return [Message(e.event_definition.name, e.payload) for e in self.workflow.get_events()
+                if isinstance(e.event_definition, MessageEventDefinition)]
 
     def correct(self, changes: dict[str, Any], *, now: datetime) -> None:
         """Apply corrected values to the live data of the case (completed tasks keep their originals)."""

@@ -142,3 +142,59 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("actor", "key", name="uq_idempotency_actor_key"),)
+
+
+class Place(Base):
+    """A place in the hierarchy province → city → county → township → village (national division codes)."""
+
+    __tablename__ = "places"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)  # significant prefix: 2/4/6/9/12 digits
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(16))  # province | city | county | township | village
+    parent_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    core_district: Mapped[bool] = mapped_column(default=False)
+
+
+class User(Base):
+    """One real-name account per worker; roles and jurisdiction decide what they see and do."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    jurisdiction_code: Mapped[str] = mapped_column(String(12), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    certified: Mapped[bool] = mapped_column(default=False)
+    certificate_no: Mapped[str | None] = mapped_column(String(64))
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AccessLog(Base):
+    """Who read which child's data, when, through which endpoint."""
+
+    __tablename__ = "access_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
+    case_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    child_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AccountEvent(Base):
+    """The log of account changes (created, roles changed, deactivated, certified …)."""
+
+    __tablename__ = "account_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)

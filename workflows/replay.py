@@ -72,6 +72,7 @@ def verify_case(session: Session, case: Case) -> Report:
 def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent]) -> tuple[CaseRun, dict[str, str]]:
     run: CaseRun | None = None
     assignees: dict[str, str] = {}
+    pending: list[str] = []
     for event in events:
         payload = event.payload
         try:
@@ -88,6 +89,12 @@ def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent]) -> tupl
                 fired = run.fire_timers(now=event.occurred_at).fired_timers
                 if fired != payload.get("fired"):
                     raise _Diverged(event, "重放时触发的定时器与日志不一致", replayed=fired, logged=payload.get("fired"))
+            elif event.type == "message_received":
+                run.receive(payload["name"], payload["payload"], now=event.occurred_at)
+            elif event.type == "message_sent":
+                if payload["name"] not in pending:
+                    raise _Diverged(event, f"重放时没有发出消息 {payload['name']}")
+                pending.remove(payload["name"])
             elif event.type == "data_corrected":
                 run.correct(payload["changes"], now=event.occurred_at)
             elif event.type == "task_claimed":
@@ -98,7 +105,9 @@ def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent]) -> tupl
                 raise _Diverged(event, "日志记录案件已结束，但重放后案件仍在进行")
         except DomainError as exc:
             raise _Diverged(event, f"重放事件 #{event.seq}（{event.type}）失败：{exc.message}") from None
-        if "digest" in payload and run.digest() != payload["digest"]:
+        if run is not None:
+            pending.extend(m.name for m in run.take_messages())
+        if "digest" in payload and run is not None and run.digest() != payload["digest"]:
             raise _Diverged(event, f"重放到事件 #{event.seq}（{event.type}）时状态与日志记录不一致")
     if run is None:
         raise _Diverged(None, "案件没有任何日志事件")

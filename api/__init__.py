@@ -1,0 +1,1 @@
+"""Shouhu's HTTP API (FastAPI): routes validate input and call workflows/ services."""

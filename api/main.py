@@ -1,0 +1,48 @@
+"""The FastAPI application: create_app wires settings, database, clock, routes and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import errors
+from api.routes import auth, cases, processes, tasks, users
+from workflows import bootstrap
+from workflows.clock import Clock, SystemClock
+from workflows.db import make_engine, make_sessionmaker
+from workflows.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Session] | None = None,
+               clock: Clock | None = None, prepare: bool = True) -> FastAPI:
+    """Build the app; with ``prepare`` the schema is migrated and bundled models registered at start-up."""
+    settings = settings or get_settings()
+    clock = clock or SystemClock()
+    engine = None
+    if sessions is None:
+        engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if prepare and engine is not None:
+            bootstrap.prepare(engine, bpmn_dir=settings.bpmn_dir, clock=clock)
+        yield
+        if engine is not None:
+            engine.dispose()
+
+    app = FastAPI(title="守护 Shouhu", version="0.1.0", lifespan=lifespan,
+                  description="儿童保护法定流程的案件引擎 API。错误返回 {code, message, details}，message 为中文。")
+    app.state.settings, app.state.sessionmaker, app.state.clock = settings, sessions, clock
+    errors.install(app)
+    for module in (auth, processes, cases, tasks, users):
+        app.include_router(module.router)
+
+    @app.get("/api/health", tags=["系统 system"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,69 @@
+"""Request and response bodies of the API (responses are documented, requests are validated)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str = Field(description="给办事人员看的中文说明")
+    details: Any = None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: str
+    user: dict[str, Any]
+
+
+class CaseStart(BaseModel):
+    process_key: str = Field(examples=["guardianship_intervention"])
+    jurisdiction_code: str = Field(description="案件所在地的行政区划代码（村/居 12 位）", examples=["500111101201"])
+    child_ref: str | None = Field(default=None, description="儿童档案编号（未登记的儿童可不填）")
+    data: dict[str, Any] = Field(default_factory=dict, description="开始表单的数据")
+
+
+class TaskComplete(BaseModel):
+    data: dict[str, Any] = Field(default_factory=dict, description="任务表单的数据")
+
+
+class Correction(BaseModel):
+    changes: dict[str, Any] = Field(description="要更正的字段与新值")
+    reason: str = Field(description="更正理由（必填）")
+
+
+class MessageIn(BaseModel):
+    name: str
+    payload: Any = None
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=2, max_length=64)
+    display_name: str = Field(min_length=1, max_length=100, description="真实姓名")
+    roles: list[str]
+    jurisdiction_code: str
+    password: str
+    certified: bool = False
+    phone: str | None = None
+
+
+class UserPatch(BaseModel):
+    display_name: str | None = None
+    roles: list[str] | None = None
+    jurisdiction_code: str | None = None
+    active: bool | None = None
+    password: str | None = None
+    phone: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "未登录或登录失效"},
+    403: {"model": ErrorBody, "description": "角色无权操作"},
+    404: {"model": ErrorBody, "description": "不存在或不在本人辖区"},
+    409: {"model": ErrorBody, "description": "冲突（已被他人办理、已认领等）"},
+    422: {"model": ErrorBody, "description": "填写有误（逐项中文说明）"},
+}

@@ -1,0 +1,30 @@
+"""Hand-over when staff change: a leaving worker's claimed tasks go back to the pool or to a successor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.actions import act
+from workflows.events import NewEvent
+from workflows.models import HumanTask
+
+
+def release_tasks(*, session: Session, now: datetime, username: str, successor: str | None = None) -> list[str]:
+    """Unclaim (or reassign to ``successor``) every open task claimed by ``username``, logged per case."""
+    tasks = list(session.scalars(select(HumanTask).where(HumanTask.assignee == username,
+                                                         HumanTask.status == "ready")))
+    for task in tasks:
+        etype = "task_claimed" if successor else "task_unclaimed"
+        actor = successor or "system"
+
+        def step(case, run, task=task, etype=etype):  # type: ignore[no-untyped-def]
+            return [NewEvent("task_handed_over", "system", {"task_id": task.id, "from": username, "to": successor}),
+                    NewEvent(etype, actor, {"task_id": task.id, "bpmn_id": task.bpmn_id})]
+
+        act(session, case_id=task.case_id, now=now, actor="system", step=step, fire_due=False)
+        task.assignee, task.claimed_at = successor, (now if successor else None)
+    session.flush()
+    return [t.id for t in tasks]

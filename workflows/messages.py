@@ -1,0 +1,88 @@
+"""Messages a case throws for the rest of the system: start a linked case, or tell a service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from workflows.clock import FixedClock
+from workflows.engine import CaseRun, Message
+from workflows.errors import ModelError
+from workflows.events import NewEvent
+from workflows.models import Case
+
+START_PREFIX = "start:"
+Handler = Callable[[Session, datetime, Case, Any], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+@dataclass
+class Planned:
+    message: Message
+    target_case_id: str | None
+
+
+def handler(name: str) -> Callable[[Handler], Handler]:
+    """Register what the system does when a case throws the message ``name``."""
+
+    def wrap(fn: Handler) -> Handler:
+        HANDLERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def plan(run: CaseRun) -> tuple[list[Planned], list[NewEvent]]:
+    """Take the run's thrown messages; give each linked case its id now so both logs can name it."""
+    planned = []
+    for message in run.take_messages():
+        target = str(uuid.uuid4()) if message.name.startswith(START_PREFIX) else None
+        planned.append(Planned(message, target))
+    events = [NewEvent("message_sent", "system", {"name": p.message.name, "payload": p.message.payload,
+                                                   "target_case_id": p.target_case_id}) for p in planned]
+    return planned, events
+
+
+def dispatch(session: Session, now: datetime, source: Case, planned: list[Planned]) -> None:
+    """Carry out planned messages in the same transaction as the action that threw them."""
+    from workflows import cases  # a started case may itself throw: cases → actions → messages
+
+    for item in planned:
+        name, payload = item.message.name, item.message.payload
+        if name.startswith(START_PREFIX):
+            if not isinstance(payload, dict):
+                raise ModelError(f"消息 {name} 的内容必须是表单数据（字典）", code="message_payload_invalid")
+            cases.start_case(session=session, clock=FixedClock(now), actor=_system(), case_id=item.target_case_id,
+                             process_key=name[len(START_PREFIX):], data=payload,
+                             jurisdiction_code=source.jurisdiction_code, child_ref=source.child_ref,
+                             parent_case_id=source.id)
+        elif name in HANDLERS:
+            HANDLERS[name](session, now, source, payload)
+
+
+def _system() -> Any:
+    from workflows.access import SYSTEM
+
+    return SYSTEM
+
+
+@handler("worker_certified")
+def _worker_certified(session: Session, now: datetime, source: Case, payload: Any) -> None:
+    from workflows import accounts
+
+    accounts.set_certified(session=session, clock=FixedClock(now), username=str(payload.get("username")),
+                           certified=True, certificate_no=payload.get("certificate_no"))
+
+
+@handler("worker_left")
+def _worker_left(session: Session, now: datetime, source: Case, payload: Any) -> None:
+    from workflows import accounts, handover
+
+    username = str(payload.get("username"))
+    accounts.set_certified(session=session, clock=FixedClock(now), username=username, certified=False)
+    handover.release_tasks(session=session, now=now, username=username, successor=payload.get("successor"))
