@@ -46,3 +46,8 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
         return {"status": "ok"}
 
     return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn --factory: settings from the environment."""
+    return create_app()

@@ -54,11 +54,12 @@ def process_of(session: Session, case: Case) -> ParsedProcess:
 
 
 def load_case(session: Session, case_id: str, *, fresh: bool = False) -> Case:
-    """The case row (re-read from the database when ``fresh``)."""
-    stmt = select(Case).where(Case.id == case_id)
+    """The case row (re-read from the database when ``fresh``, else from the session when loaded)."""
     if fresh:
-        stmt = stmt.execution_options(populate_existing=True)
-    case = session.scalars(stmt).first()
+        case = session.scalars(select(Case).where(Case.id == case_id)
+                               .execution_options(populate_existing=True)).first()
+    else:
+        case = session.get(Case, case_id)
     if case is None:
         raise NotFound("找不到该案件", code="case_not_found")
     return case

@@ -154,6 +154,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                 "supervision_measures": "电话督促县公安局立即出警，并要求当日反馈。",
                 "supervision_result": "in_progress",
             }),
+            # the timer is a one-off duration: another day passing does not escalate again
+            ("__timer__", "PT48H"),
             ("emergency_response_police", {
                 **POLICE_DONE,
                 "police_measures": ["stop_harm", "hand_to_guardian"],
@@ -209,7 +211,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             }),
             ("case_conference", {
                 "conference_date": "2025-03-14",
-                "participating_departments": ["civil_affairs", "police", "procuratorate", "womens_federation"],
+                "participating_departments": [
+                    "civil_affairs", "police", "procuratorate", "womens_federation",
+                ],
                 "conference_conclusion": "由民政部门临时监护，委托祖父母抚养，并申请人身安全保护令。",
                 "department_tasks": "公安机关固定证据；妇联开展家庭教育指导。",
             }),
@@ -249,7 +253,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                 "new_guardian": "not_applicable",
                 "family_education_ordered_by_court": True,
             }),
-            ("end_temporary_custody", CUSTODY_ENDED),
+            ("terminate_temporary_custody", CUSTODY_ENDED),
             ("arrange_home_monitoring", HOME_MONITORING),
             ("notify_reporter", NOTIFY_HANDLED_BY_PHONE),
         ],
@@ -391,7 +395,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                 "petition_type": "none",
                 "no_petition_reason": "母亲已返乡，具备监护条件。",
             }),
-            ("end_temporary_custody", CUSTODY_ENDED),
+            ("terminate_temporary_custody", CUSTODY_ENDED),
             ("arrange_home_monitoring", {**HOME_MONITORING, "follow_up_colour": "blue"}),
             ("notify_reporter", {**NOTIFY_HANDLED_BY_PHONE, "notification_method": "in_person"}),
         ],
@@ -450,7 +454,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                 "without_guardian": False,
                 "immediate_danger": False,
             }),
-            ("assess_guardianship", {**ASSESSMENT, "assessment_route": "specialist", "guardian_capacity": "adequate"}),
+            ("assess_guardianship", {
+                **ASSESSMENT,
+                "assessment_route": "specialist",
+                "guardian_capacity": "adequate",
+            }),
             ("specialist_assessment", {
                 "specialist_assessment_date": "2025-03-12",
                 "assessors": "街道未成年人保护工作站",
@@ -523,7 +531,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                 "new_guardian": "other_guardian",
                 "family_education_ordered_by_court": False,
             }),
-            ("end_temporary_custody", {**CUSTODY_ENDED, "returned_to": "other_guardian"}),
+            ("terminate_temporary_custody", {**CUSTODY_ENDED, "returned_to": "other_guardian"}),
             ("arrange_home_monitoring", HOME_MONITORING),
             ("notify_reporter", NOT_CONTACTABLE),
         ],
@@ -534,12 +542,15 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 SCENARIO_NOTES: dict[str, str] = {
     "closed_at_intake_duplicate":
-        "匿名公众报告与在办案件重复，受理时并案，无法联系报告人。/ Duplicate closed at intake; anonymous reporter.",
+        "匿名公众报告与在办案件重复，受理时并案，无法联系报告人。"
+        " / Duplicate closed at intake; anonymous reporter.",
     "closed_at_intake_unfounded":
-        "学校报告疑似辍学，核实不属实，不予受理并电话告知。/ Unfounded at intake; reporter told by phone.",
+        "学校报告疑似辍学，核实不属实，不予受理并电话告知。"
+        " / Unfounded at intake; reporter told by phone.",
     "red_abuse_escalated_then_admonished":
-        "医院报告虐待（红色）；公安超过24小时未完成出警，县级民政督办一次；评估后训诫并责令家庭教育指导，返家跟踪。"
-        " / Red case, police overdue -> one escalation; admonition, then home monitoring.",
+        "医院报告虐待（红色）；公安超过24小时未完成出警，县级民政督办一次（再过48小时也不重复督办）；"
+        "评估后训诫并责令家庭教育指导，返家跟踪。"
+        " / Red case, police overdue -> exactly one escalation; admonition, then home monitoring.",
     "red_violence_relatives_protection_order":
         "家庭暴力（红色）；专业评估后召开个案会商；临时监护委托亲属抚养；检察院支持申请人身安全保护令，获准后结束临时监护。"
         " / Specialist assessment + case conference; custody with relatives; protection order granted.",
@@ -551,9 +562,11 @@ SCENARIO_NOTES: dict[str, str] = {
         "监护严重不足（黄色），无需应急处置；个案会商后家庭寄养；不向法院申请，结束临时监护返家。"
         " / Yellow: case conference, foster family, no petition, custody ends.",
     "blue_return_home":
-        "心理或行为异常（蓝色），一般评估后返家监护并跟踪回访。/ Blue: return home under monitoring.",
+        "心理或行为异常（蓝色），一般评估后返家监护并跟踪回访。"
+        " / Blue: return home under monitoring.",
     "green_unfounded_after_specialist_assessment":
-        "其他情形（绿色），专业评估后无需会商，评估不属实结案，短信告知。/ Green: unfounded after specialist assessment.",
+        "其他情形（绿色），专业评估后无需会商，评估不属实结案，短信告知。"
+        " / Green: unfounded after specialist assessment.",
     "red_sexual_assault_revoked_other_guardian":
         "疑似性侵害（红色）；撤销监护人资格后由法院指定其他亲属担任监护人，结束临时监护并跟踪回访。"
         " / Revocation granted with another relative appointed guardian.",

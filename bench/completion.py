@@ -1,0 +1,163 @@
+"""Task completion: through the services and over HTTP vs the bare engine round trip, in one run.
+
+Bare round trip = select the state row, deserialize, complete the task, run engine steps, serialize,
+update the row, commit. Services = human_tasks.complete plus the commit. HTTP = POST .../complete in
+process (FastAPI TestClient). Same process model, same SQLite file settings, same machine, same run.
+Usage: python -m bench.completion [N]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, MetaData, String, Table, Text, event, select, update
+from sqlalchemy.orm import Session
+
+from workflows import accounts, cases, human_tasks, registry
+from workflows.access import SYSTEM, Actor
+from workflows.clock import SystemClock
+from workflows.db import create_all, make_engine, make_sessionmaker
+from workflows.engine import CaseRun
+from workflows.models import Place
+
+MODEL = Path(__file__).resolve().parent.parent / "tests" / "data" / "review_demo"
+VILLAGE = "500111101201"
+PASSWORD = "bench-password-1"
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+class StatementCounter:
+    def __init__(self, engine: Any) -> None:
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._hit)
+
+    def _hit(self, *args: Any) -> None:
+        self.count += 1
+
+
+def bench_bare(engine: Any, process: Any, n: int) -> tuple[list[float], float]:
+    meta = MetaData()
+    table = Table("bare_states", meta, Column("id", String(36), primary_key=True), Column("state", Text))
+    meta.create_all(engine)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for _ in range(n):
+            case_id = str(uuid.uuid4())
+            run = CaseRun.start(process, case_id=case_id, data={"child_name": "甲"}, now=now)
+            conn.execute(table.insert().values(id=case_id, state=json.dumps(run.dump())))
+        ids = [r.id for r in conn.execute(select(table.c.id))]
+    counter = StatementCounter(engine)
+    samples = []
+    for case_id in ids:
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            state = json.loads(conn.execute(select(table.c.state).where(table.c.id == case_id)).scalar_one())
+            run = CaseRun.restore(process, state, case_id=case_id)
+            task = run.open_tasks()[0]
+            run.complete(task.id, {"score": 60}, now=datetime.now(UTC))
+            conn.execute(update(table).where(table.c.id == case_id).values(state=json.dumps(run.dump())))
+        samples.append(time.perf_counter() - t0)
+    return samples, counter.count / len(ids)
+
+
+def _prepare_service_db(engine: Any, n: int) -> list[str]:
+    sessions = make_sessionmaker(engine)
+    clock = SystemClock()
+    with sessions() as session:
+        version = registry.register(session, key="review_demo", files=registry.read_folder(MODEL),
+                                    source="bundled", actor="system", now=clock.now())
+        registry.publish(session, version, actor="system", now=clock.now())
+        session.add(Place(code=VILLAGE, name="村", level="village", parent_code=None))
+        accounts.create_user(session=session, clock=clock, actor=SYSTEM, username="bench", display_name="基准",
+                             roles=["village_director"], jurisdiction_code=VILLAGE, password=PASSWORD, certified=True)
+        director = Actor("bench", frozenset({"village_director"}), VILLAGE)
+        for _ in range(n):
+            cases.start_case(session=session, clock=clock, actor=director, process_key="review_demo",
+                             data={"child_name": "甲"}, jurisdiction_code=VILLAGE)
+        session.commit()
+        return [t.id for t in human_tasks.list_tasks(session=session, actor=director, limit=200).items]
+
+
+def bench_services(engine: Any, n: int) -> tuple[list[float], float]:
+    task_ids = _prepare_service_db(engine, n)
+    sessions = make_sessionmaker(engine)
+    clock = SystemClock()
+    director = Actor("bench", frozenset({"village_director"}), VILLAGE)
+    counter = StatementCounter(engine)
+    samples = []
+    for task_id in task_ids:
+        t0 = time.perf_counter()
+        with sessions() as session:
+            human_tasks.complete(session=session, clock=clock, actor=director, task_id=task_id, data={"score": 60})
+            session.commit()
+        samples.append(time.perf_counter() - t0)
+    return samples, counter.count / len(task_ids)
+
+
+def bench_http(engine: Any, n: int) -> tuple[list[float], float]:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from workflows.settings import Settings
+
+    task_ids = _prepare_service_db(engine, n)
+    app = create_app(Settings(demo=True, database_url=str(engine.url)), sessions=make_sessionmaker(engine),
+                     prepare=False)
+    samples = []
+    with TestClient(app) as client:
+        token = client.post("/api/auth/token", data={"username": "bench", "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        counter = StatementCounter(engine)
+        for task_id in task_ids:
+            t0 = time.perf_counter()
+            response = client.post(f"/api/tasks/{task_id}/complete", headers=headers, json={"data": {"score": 60}})
+            samples.append(time.perf_counter() - t0)
+            assert response.status_code == 200, response.text
+    return samples, counter.count / len(task_ids)
+
+
+def _fresh_engine(folder: Path, name: str) -> Any:
+    engine = make_engine(f"sqlite:///{folder / name}.db")
+    create_all(engine)
+    return engine
+
+
+def main(argv: list[str]) -> int:
+    n = int(argv[0]) if argv else 200
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        engine = _fresh_engine(folder, "bare")
+        with Session(engine) as session:
+            version = registry.register(session, key="review_demo", files=registry.read_folder(MODEL),
+                                        source="bundled", actor="system", now=datetime.now(UTC))
+            process = registry.parsed(session, version)
+            session.commit()
+        runs: dict[str, Callable[[], tuple[list[float], float]]] = {
+            "bare engine round trip": lambda: bench_bare(engine, process, n),
+            "services (human_tasks.complete + commit)": lambda: bench_services(_fresh_engine(folder, "svc"), n),
+            "HTTP POST /api/tasks/{id}/complete": lambda: bench_http(_fresh_engine(folder, "http"), n),
+        }
+        results = {name: fn() for name, fn in runs.items()}
+    bare = _median_ms(results["bare engine round trip"][0])
+    print(f"task completion, {n} completions each, SQLite file (WAL), one run")
+    print(f"{'path':45} {'median ms':>10} {'ratio':>7} {'SQL statements':>15}")
+    for name, (samples, statements) in results.items():
+        median = _median_ms(samples)
+        print(f"{name:45} {median:10.2f} {median / bare:7.2f} {statements:15.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
