@@ -72,14 +72,19 @@ def ensure(session: Session, *, settings: Settings) -> dict[str, str]:
     return created
 
 
-def demo_cases(session: Session) -> list[Case]:
-    """A few guardianship-intervention cases at different steps, walked by the right demo users."""
+def scripted_stories() -> list[dict[str, Any]]:
     from workflows import demo_cases as scripted
 
+    return scripted.STORIES
+
+
+def demo_cases(session: Session) -> list[Case]:
+    """A few guardianship-intervention cases at different steps, walked by the right demo users."""
     made = []
-    for story in scripted.STORIES:
+    for story in scripted_stories():
         try:
-            made.append(_walk(session, story))
+            with session.begin_nested():  # a story that fails leaves nothing behind
+                made.append(_walk(session, story))
         except DomainError as exc:  # a demo that no longer fits the model must not stop the server
             print(f"演示案件“{story['title']}”未能创建：{exc.message}")
     return made

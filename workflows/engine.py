@@ -235,6 +235,8 @@ def parse_process(key: str, files: Mapping[str, str], content_hash: str,
         subprocess_specs = parser.get_subprocess_specs(key)
     except (SpiffWorkflowException, ValueError, KeyError) as exc:
         raise ModelError(f"流程模型无法解析：{exc}", code="model_unparseable") from None
+    for spec_ in [spec, *subprocess_specs.values()]:
+        _space_dmn_operators(spec_)
     forms = FormSet.from_files(files)
     parsed = ParsedProcess(key, content_hash, spec.description or key, spec, subprocess_specs, forms)
     for spec_ in [spec, *subprocess_specs.values()]:
@@ -249,6 +251,23 @@ def parse_process(key: str, files: Mapping[str, str], content_hash: str,
                 )
     _PARSED[content_hash] = parsed
     return parsed
+
+
+def decision_tables(spec: Any) -> Iterator[tuple[str, Any]]:
+    """(business rule task id, decision table) of a process spec."""
+    for task_spec in spec.task_specs.values():
+        engine = getattr(task_spec, "dmnEngine", None)
+        if engine is not None:
+            yield task_spec.bpmn_id, engine.decision_table
+
+
+def _space_dmn_operators(spec: Any) -> None:
+    """SpiffWorkflow glues an input expression to a cell ('situation' + 'in (...)'); keep a space between."""
+    for _task_id, table in decision_tables(spec):
+        for rule in table.rules:
+            for entry in rule.inputEntries:
+                entry.lhs = [f" {text.lstrip()}" if isinstance(text, str) and text.lstrip()[:3] in ("in ", "not")
+                             else text for text in entry.lhs]
 
 
 def check_expressions(parsed: ParsedProcess) -> list[tuple[str, str]]:
