@@ -157,10 +157,31 @@ def update_user(*, session: Session, clock: Clock, actor: Actor, user_id: int, c
         revoke = True
     if revoke:
         user.token_version += 1
+    if change.active is False:
+        from workflows import handover  # a leaving worker's claimed tasks go back to the pool
+
+        handover.release_tasks(session=session, now=clock.now(), username=user.username)
     user.updated_at = clock.now()
     _log(session, clock, actor, user, "user_changed", changes)
     session.flush()
     return user
+
+
+def hand_over(*, session: Session, clock: Clock, actor: Actor, user_id: int, successor: str | None) -> list[str]:
+    """Move a worker's claimed tasks to a successor (same roles, inside the administrator's jurisdiction)."""
+    from workflows import handover
+
+    user = get_user(session=session, actor=actor, user_id=user_id)
+    if successor:
+        heir = session.scalar(select(User).where(User.username == successor))
+        if heir is None or not heir.active or not actor.sees(heir.jurisdiction_code):
+            raise NotFound(f"找不到接替人账号 {successor}", code="successor_not_found")
+        if not set(user.roles) & set(heir.roles):
+            raise ValidationFailed("接替人须具有相同的角色", code="successor_role_mismatch")
+    moved = handover.release_tasks(session=session, now=clock.now(), username=user.username, successor=successor)
+    _log(session, clock, actor, user, "tasks_handed_over", {"successor": successor, "tasks": moved})
+    session.flush()
+    return moved
 
 
 def list_users(*, session: Session, actor: Actor, limit: int = 100, offset: int = 0) -> tuple[list[User], int]:

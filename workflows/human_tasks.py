@@ -17,7 +17,7 @@ from workflows.engine import CaseRun
 from workflows.errors import Conflict, NotFound, PermissionDenied
 from workflows.events import NewEvent, canonical
 from workflows.forms import Form
-from workflows.models import Case, HumanTask, IdempotencyKey
+from workflows.models import Case, HumanTask, IdempotencyKey, User
 from workflows.roles import role_label
 
 
@@ -27,9 +27,38 @@ class TaskPage:
     total: int
 
 
-def worklist_filter(actor: Actor) -> Any:
-    """The SQL condition for the tasks an actor may work on: their roles, inside their jurisdiction."""
-    return (HumanTask.role.in_(sorted(actor.roles))) & HumanTask.jurisdiction_code.startswith(actor.jurisdiction)
+def uncovered_villages(session: Session, township: str) -> list[str]:
+    """Villages under a township with village-director work waiting but no certified, active director."""
+    waiting = set(session.scalars(select(HumanTask.jurisdiction_code).distinct().where(
+        HumanTask.status == "ready", HumanTask.role == "village_director",
+        HumanTask.jurisdiction_code.startswith(township))))
+    if not waiting:
+        return []
+    directors = [u.jurisdiction_code for u in session.scalars(select(User).where(
+        User.active.is_(True), User.certified.is_(True), User.jurisdiction_code.startswith(township)))
+        if "village_director" in u.roles]
+    return sorted(code for code in waiting if not any(code.startswith(d) for d in directors))
+
+
+def worklist_filter(session: Session, actor: Actor) -> Any:
+    """The SQL condition for the tasks an actor may work on: their roles, inside their jurisdiction.
+
+    A township supervisor also takes the village-director tasks of villages that have no certified director.
+    """
+    cond = HumanTask.role.in_(sorted(actor.roles)) & HumanTask.jurisdiction_code.startswith(actor.jurisdiction)
+    if "township_supervisor" in actor.roles and not actor.is_system:
+        villages = uncovered_villages(session, actor.jurisdiction)
+        if villages:
+            cond |= (HumanTask.role == "village_director") & HumanTask.jurisdiction_code.in_(villages)
+    return cond
+
+
+def may_work(session: Session, actor: Actor, task: HumanTask) -> bool:
+    """The actor holds the task's role, or stands in for a village that has no certified director."""
+    if actor.has_any(task.role):
+        return True
+    return (task.role == "village_director" and "township_supervisor" in actor.roles
+            and task.jurisdiction_code in uncovered_villages(session, actor.jurisdiction))
 
 
 def list_tasks(*, session: Session, actor: Actor, process_key: str | None = None, status: str = "ready",
@@ -37,7 +66,7 @@ def list_tasks(*, session: Session, actor: Actor, process_key: str | None = None
     """Ready (or claimed) tasks for the actor's roles and jurisdiction, by due time; no workflow is loaded."""
     if not actor.certified:
         return TaskPage([], 0)
-    cond = (HumanTask.status == status) & worklist_filter(actor)
+    cond = (HumanTask.status == status) & worklist_filter(session, actor)
     cond &= or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username)
     if mine:
         cond &= HumanTask.assignee == actor.username
@@ -56,7 +85,7 @@ def get_task(*, session: Session, actor: Actor, task_id: str) -> HumanTask:
     if task is None:
         raise NotFound("找不到该任务", code="task_not_found")
     require_visible(actor, task.jurisdiction_code, "任务")
-    if not actor.has_any(task.role):
+    if not may_work(session, actor, task):
         raise PermissionDenied(f"该任务由{role_label(task.role)}办理，您的角色无权办理", code="role_required",
                                details={"roles": [task.role]})
     return task

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.routes.auth import user_out
-from api.schemas.common import ERRORS, UserCreate, UserPatch
+from api.schemas.common import ERRORS, HandOver, UserCreate, UserPatch
 from workflows import accounts
 
 router = APIRouter(prefix="/api/users", tags=["账号 users"])
@@ -50,3 +50,10 @@ def deactivate(user_id: int, session: SessionDep, clock: ClockDep, actor: ActorD
     """停用账号（立即失效）。"""
     change = accounts.UserChange(active=False)
     return user_out(accounts.update_user(session=session, clock=clock, actor=actor, user_id=user_id, change=change))
+
+
+@router.post("/{user_id}/handover", responses=ERRORS)
+def hand_over(user_id: int, body: HandOver, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+    """工作交接：把该账号已认领的任务交给接替人（不指定则退回待办池）。"""
+    moved = accounts.hand_over(session=session, clock=clock, actor=actor, user_id=user_id, successor=body.successor)
+    return {"moved_tasks": moved, "successor": body.successor}

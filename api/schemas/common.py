@@ -60,6 +60,10 @@ class UserPatch(BaseModel):
     phone: str | None = None
 
 
+class HandOver(BaseModel):
+    successor: str | None = Field(default=None, description="接替人的用户名；不填则退回待办池")
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "未登录或登录失效"},
     403: {"model": ErrorBody, "description": "角色无权操作"},

@@ -1,0 +1,67 @@
+"""The training gate, the township supervisor standing in, and hand-over when a worker leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests.api.test_happy_path import my_tasks, start_case
+from workflows import accounts
+from workflows.clock import FixedClock
+
+Login = Callable[[str], dict[str, str]]
+
+
+def test_uncertified_director_sees_no_task_until_certified(client: TestClient, login: Login, session: Session,
+                                                            clock: FixedClock) -> None:
+    start_case(client, login)
+    response = client.get("/api/tasks", headers=login("trainee"))
+    assert response.json()["items"] == [] and response.json()["certified"] is False
+    [task] = my_tasks(client, login("director"))
+    claim = client.post(f"/api/tasks/{task['id']}/claim", headers=login("trainee"))
+    assert claim.status_code == 403 and "岗前培训" in claim.json()["message"]
+    done = client.post(f"/api/tasks/{task['id']}/complete", headers=login("trainee"), json={"data": {"score": 1}})
+    assert done.status_code == 403 and done.json()["code"] == "not_certified"
+    accounts.set_certified(session=session, clock=clock, username="trainee", certified=True, certificate_no="DZ-2026-001")
+    assert [t["id"] for t in my_tasks(client, login("trainee"))] == [task["id"]]
+    assert client.post(f"/api/tasks/{task['id']}/claim", headers=login("trainee")).status_code == 200
+
+
+def test_supervisor_takes_tasks_of_a_village_without_a_certified_director(
+        client: TestClient, login: Login, session: Session, clock: FixedClock, people: dict[str, int]) -> None:
+    start_case(client, login)
+    assert my_tasks(client, login("supervisor")) == []
+    admin = login("admin")
+    assert client.post(f"/api/users/{people['director']}/deactivate", headers=admin).status_code == 200
+    [task] = my_tasks(client, login("supervisor"))
+    assert task["role"] == "village_director"
+    response = client.post(f"/api/tasks/{task['id']}/complete", headers=login("supervisor"), json={"data": {"score": 20}})
+    assert response.status_code == 200, response.text
+
+
+def test_hand_over_moves_claimed_tasks(client: TestClient, login: Login, session: Session, clock: FixedClock,
+                                       people: dict[str, int]) -> None:
+    case = start_case(client, login)
+    [task] = my_tasks(client, login("director"))
+    client.post(f"/api/tasks/{task['id']}/claim", headers=login("director"))
+    accounts.set_certified(session=session, clock=clock, username="trainee", certified=True)
+    response = client.post(f"/api/users/{people['director']}/handover", headers=login("admin"),
+                           json={"successor": "trainee"})
+    assert response.status_code == 200 and response.json()["moved_tasks"] == [task["id"]]
+    [moved] = my_tasks(client, login("trainee"))
+    assert moved["assignee"] == "trainee"
+    history = client.get(f"/api/cases/{case['id']}/history", headers=login("county")).json()
+    assert [e["type"] for e in history][-2:] == ["task_handed_over", "task_claimed"]
+    assert client.post(f"/api/cases/{case['id']}/verify", headers=login("auditor")).json()["ok"] is True
+
+
+def test_deactivation_returns_claimed_tasks_to_the_pool(client: TestClient, login: Login,
+                                                        people: dict[str, int]) -> None:
+    start_case(client, login)
+    [task] = my_tasks(client, login("director"))
+    client.post(f"/api/tasks/{task['id']}/claim", headers=login("director"))
+    client.post(f"/api/users/{people['director']}/deactivate", headers=login("admin"))
+    [task] = my_tasks(client, login("supervisor"))
+    assert task["assignee"] is None
