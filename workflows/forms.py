@@ -43,6 +43,11 @@ class Form:
         for error in self.validator.iter_errors(dict(data)):
             if error.validator == "additionalProperties" and not error.absolute_path:
                 continue  # already named field by field above
+            if error.validator == "required":
+                for name in error.validator_value:
+                    if isinstance(error.instance, dict) and name not in error.instance:
+                        errors.setdefault(name, "此项为必填项")
+                continue
             name, message = self._explain(error)
             errors.setdefault(name, message)
         if errors:
@@ -55,9 +60,6 @@ class Form:
     def _explain(self, error: SchemaViolation) -> tuple[str, str]:
         path = [p for p in error.absolute_path if isinstance(p, str)]
         kind, value = error.validator, error.validator_value
-        if kind == "required":
-            missing = next((n for n in value if n not in (error.instance or {})), "")
-            return missing, "此项为必填项"
         name = path[0] if path else ""
         messages = {
             "type": lambda: f"应填写{_TYPE_NAMES.get(str(value), str(value))}",
