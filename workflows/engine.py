@@ -519,12 +519,14 @@ class CaseRun:
         return min(instants) if instants else None
 
     def data(self) -> dict[str, Any]:
-        """The case's current data: the merged data of its live tasks, or of the finished process."""
+        """The case's current data: the live tasks' data merged oldest first, or the finished process's."""
         if self.workflow.completed:
             end = self.workflow.last_task
             return dict(end.data) if end is not None else dict(self.workflow.data)
+        live = self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
         merged: dict[str, Any] = {}
-        for task in self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        # a task opened long ago (an escalation) holds an old copy: newer tasks' values must win
+        for _, _, task in sorted((t.last_state_change, i, t) for i, t in enumerate(live)):
             merged.update(task.data)
         return merged
 
@@ -617,7 +619,9 @@ def _check_step(task: Any, spec_diff: Any, report: MigrationReport) -> None:
     finished = task.state == TaskState.COMPLETED
     where = "已完成的环节" if finished else "当前环节"
     if new is None or new.name != spec.name:
-        report.refuse(f"{where}{_label(spec)}在新版本中不存在")
+        # an engine-made step (a boundary event's split …) goes with its element, which is named instead
+        named = getattr(spec, "bpmn_id", None) is not None
+        report.refuse(f"{where}{_label(spec)}在新版本中不存在" if named else "该案件已走过的流程结构在新版本中被改变")
         return
     changes = spec_diff.comparisons.get(spec, [])
     if "typename" in changes:

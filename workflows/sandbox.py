@@ -360,6 +360,11 @@ class _Interpreter:
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise SandboxError("不允许 * 展开参数", source=self.source)
         kwargs = {kw.arg: self.eval(kw.value) for kw in node.keywords}
+        if isinstance(node.func, ast.Name) and node.func.id == "defined":
+            # defined("name"): whether case data holds the name (optional form fields)
+            if len(args) != 1 or not isinstance(args[0], str):
+                raise SandboxError("defined() 需要一个变量名文本", source=self.source)
+            return args[0] in self.locals or args[0] in self.names
         if isinstance(node.func, ast.Name):
             func = self.functions.get(node.func.id)
             if func is None:

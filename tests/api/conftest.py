@@ -33,6 +33,7 @@ PEOPLE = {
     "county": (["county_civil_affairs"], "500111", True),
     "education": (["education"], "500111", True),
     "court": (["court"], "500111", True),
+    "committee": (["village_committee"], "500111101201", True),
     "admin": (["user_admin"], "500111", True),
     "auditor": (["auditor"], "50", True),
 }

@@ -65,3 +65,37 @@ def test_deactivation_returns_claimed_tasks_to_the_pool(client: TestClient, logi
     client.post(f"/api/users/{people['director']}/deactivate", headers=login("admin"))
     [task] = my_tasks(client, login("supervisor"))
     assert task["assignee"] is None
+
+
+def test_passing_the_onboarding_process_opens_the_gate(client: TestClient, login: Login) -> None:
+    """The certificate comes from the worker_onboarding case itself: its `worker_certified` message opens the gate."""
+    from tests.engine import test_worker_onboarding as onboarding
+
+    start_case(client, login)
+    assert my_tasks(client, login("trainee")) == []
+    response = client.post("/api/cases", headers=login("county"), json={
+        "process_key": "worker_onboarding", "jurisdiction_code": "500111101201",
+        "data": {**onboarding.DIRECTOR, "username": "trainee", "real_name": "测试trainee"}})
+    assert response.status_code == 201, response.text
+    case_id = response.json()["id"]
+    steps = [("committee", "appoint_director", {"appointment_date": "2026-03-02", "background": "committee_member",
+                                                "is_female_committee_member": True, "post_basis": "first"}),
+             ("county", "register_worker", {"registration_date": "2026-03-03", "system_record_no": "RS-1",
+                                            "identity_verified": True}),
+             ("county", "initial_training_director", {"initial_training_date": "2026-03-20",
+                                                      "initial_training_hours": 16,
+                                                      "initial_training_form": "classroom",
+                                                      "initial_training_topics": ["duties"]}),
+             ("county", "assess_director", {"assessment_date": "2026-03-20", "assessment_score": 90,
+                                            "assessment_result": "pass", "certificate_no": "DZ-2026-007"})]
+    for who, bpmn_id, data in steps:
+        [task] = [t for t in my_tasks(client, login(who)) if t["case_id"] == case_id and t["bpmn_id"] == bpmn_id]
+        response = client.post(f"/api/tasks/{task['id']}/complete", headers=login(who), json={"data": data})
+        assert response.status_code == 200, response.text
+    me = client.get("/api/auth/me", headers=login("trainee")).json()
+    assert me["certified"] is True and me["certificate_no"] == "DZ-2026-007"
+    [task] = my_tasks(client, login("trainee"))
+    assert task["process_key"] == "review_demo"
+    history = client.get(f"/api/cases/{case_id}/history", headers=login("county")).json()
+    assert "message_sent" in [e["type"] for e in history]
+    assert client.post(f"/api/cases/{case_id}/verify", headers=login("auditor")).json()["ok"] is True

@@ -104,3 +104,11 @@ def test_gateway_condition_reaching_for_builtins_fails_at_run_time_too() -> None
     run = CaseRun.start(process, case_id=str(uuid.uuid4()), data={}, now=START)
     with pytest.raises(ModelError, match="下划线"):
         run.complete(run.open_tasks()[0].id, {"choice": "a"}, now=START)
+
+
+def test_defined_tells_whether_data_holds_a_name() -> None:
+    assert Sandbox().evaluate("defined('note') and note != ''", {"note": "x"}) is True
+    assert Sandbox().evaluate("defined('note')", {}) is False
+    data: dict = {}
+    Sandbox().execute("if not defined('count'):\n    count = 0", data)
+    assert data == {"count": 0}
