@@ -112,3 +112,17 @@ def test_no_labelling_terms_in_titles() -> None:
     for form in PROCESS.forms.forms.values():
         text = json.dumps(form.schema, ensure_ascii=False)
         assert "留守儿童" not in text and "困境儿童" not in text, form.key
+
+
+def test_return_home_starts_the_graded_visits() -> None:
+    """Returned home under monitoring → a risk_visits case with the chosen colour (P1 → P5)."""
+    from workflows.registry import read_folder as read
+
+    scenario = next(s for s in SCENARIOS.values() if s["expect_end"] == "end_home_monitoring")
+    run = play(scenario, FixedClock(START))
+    [message] = [m for m in run.take_messages() if m.name == "start:risk_visits"]
+    visits = parse_process("risk_visits", read(FOLDER.parent / "risk_visits"), "test-rv-from-gi")
+    payload = visits.forms.require("start").validate(message.payload)
+    colour = next(data for bpmn_id, data in scenario["steps"] if bpmn_id == "arrange_home_monitoring")["follow_up_colour"]
+    tracking = CaseRun.start(visits, case_id=str(uuid.uuid4()), data=payload, now=START)
+    assert tracking.data()["risk_colour"] == colour
