@@ -437,6 +437,11 @@ class Sandbox:
         self.functions: dict[str, Callable[..., Any]] = {**_SAFE_BUILTINS, "range": _bounded_range}
         self.functions.update(functions or {})
 
+    @property
+    def known_functions(self) -> frozenset[str]:
+        """Every name a model may call (the functions, and ``defined``)."""
+        return frozenset(self.functions) | {"defined"}
+
     def evaluate(self, source: str, names: Mapping[str, Any]) -> Any:
         """Evaluate an expression over ``names`` (task data); nothing is written."""
         tree = compile_expression(source)
