@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import errors
-from api.routes import auth, cases, processes, tasks, users
+from api import errors, web
+from api.routes import auth, cases, children, documents, notifications, processes, tasks, users, versions
 from workflows import bootstrap
 from workflows.clock import Clock, SystemClock
 from workflows.db import make_engine, make_sessionmaker
@@ -38,8 +38,10 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
                   description="儿童保护法定流程的案件引擎 API。错误返回 {code, message, details}，message 为中文。")
     app.state.settings, app.state.sessionmaker, app.state.clock = settings, sessions, clock
     errors.install(app)
-    for module in (auth, processes, cases, tasks, users):
+    for module in (auth, processes, cases, tasks, users, notifications, children, documents):
         app.include_router(module.router)
+    versions.install(app)  # process models: versions, migrations, the modeler page
+    web.install(app)  # the caseworkers' pages (HTML), after the API routes
 
     @app.get("/api/health", tags=["系统 system"])
     def health() -> dict[str, str]:

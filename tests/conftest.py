@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,13 @@ from sqlalchemy.orm import Session
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+from tests.support.clock import START  # noqa: E402
+from tests.support.models import DATA  # noqa: E402
+from tests.support.people import client, login, people  # noqa: E402,F401 - shared fixtures
 from workflows import registry  # noqa: E402
 from workflows.clock import FixedClock  # noqa: E402
 from workflows.db import create_all, make_engine  # noqa: E402
-from tests.support.models import DATA  # noqa: E402
 
-START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in China Standard Time, a Monday
 BUNDLED_FOR_TESTS = ("review_demo",)
 
 

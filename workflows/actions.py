@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from workflows import messages, registry
+from workflows import messages, notifications, registry
 from workflows.engine import _PARSED, CaseRun, ParsedProcess
 from workflows.errors import Conflict, NotFound
 from workflows.events import NewEvent, chain
@@ -67,18 +67,18 @@ def load_case(session: Session, case_id: str, *, fresh: bool = False) -> Case:
 
 def act(session: Session, *, case_id: str, now: datetime, actor: str, step: Step,
         check: Callable[[Case], None] | None = None, task_updates: dict[str, dict[str, Any]] | None = None,
-        fire_due: bool = True) -> Outcome:
+        fire_due: bool = True, allow_closed: bool = False) -> Outcome:
     """Run ``step`` on the case, first firing its due timers; retry on a stale version."""
     for attempt in range(MAX_ATTEMPTS):
         case = load_case(session, case_id, fresh=attempt > 0)
         if check is not None:
             check(case)
-        if case.status != "running":
+        if case.status != "running" and not allow_closed:
             raise Conflict("该案件已结束，不能再办理", code="case_closed")
         run = CaseRun.restore(process_of(session, case), case.state, case_id=case.id)
         before = {t.id: t for t in run.open_tasks()}
         items: list[NewEvent] = []
-        if fire_due and case.next_due_at is not None and case.next_due_at < now:
+        if fire_due and case.status == "running" and case.next_due_at is not None and case.next_due_at < now:
             fired = run.fire_timers(now=now)
             items.append(NewEvent("timer_fired", "system", {"fired": fired.fired_timers, "digest": run.digest()}))
         items.extend(step(case, run))
@@ -126,6 +126,7 @@ def _write(session: Session, case: Case, run: CaseRun, before: dict[str, Any], i
                           due_at=t.due_at, created_at=now)
                 for tid, t in after.items() if tid not in before]
     session.add_all(new_rows)
+    notifications.stage(session, case, new_rows, items, now)
     session.flush()
     return Outcome(case=case, run=run, events=items, new_tasks=new_rows)
 
@@ -148,6 +149,7 @@ def insert_new_case(session: Session, case: Case, run: CaseRun, items: list[NewE
                       role=t.role or "", jurisdiction_code=case.jurisdiction_code, status="ready",
                       due_at=t.due_at, created_at=now) for t in run.open_tasks()]
     session.add_all(rows)
+    notifications.stage(session, case, rows, items, now)
     session.flush()
     messages.dispatch(session, now, case, planned)
     return Outcome(case=case, run=run, events=items, new_tasks=rows)

@@ -127,6 +127,42 @@ def cmd_verify_all(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Write an online, consistent copy of the SQLite database to PATH."""
+    from workflows import backup
+    from workflows.errors import DomainError
+
+    settings = _settings(args.demo)
+    try:
+        result = backup.backup(database_url=settings.database_url, target=Path(args.path))
+    except DomainError as exc:
+        sys.exit(exc.message)
+    print(f"已备份到 {result.path}（{result.bytes} 字节，{result.cases} 个案件）。")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Replace the SQLite database with a backup, then verify every case in it."""
+    from workflows import backup
+    from workflows.errors import DomainError
+
+    settings = _settings(args.demo)
+    if not args.yes:
+        sys.exit("恢复会覆盖当前数据库。请先停止 shouhu serve，确认后加 --yes 再执行。")
+    try:
+        result = backup.restore(source=Path(args.path), database_url=settings.database_url)
+    except DomainError as exc:
+        sys.exit(exc.message)
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        failed = backup.verify_all(session)
+    engine.dispose()
+    for report in failed:
+        print(f"✗ 案件 {report.case_id}: {report.problem} (事件 #{report.seq})")
+    print(f"已从 {args.path} 恢复到 {result.path}；核验 {result.cases - len(failed)}/{result.cases} 个案件通过。")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shouhu", description="守护 Shouhu 儿童保护流程系统")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     verify = sub.add_parser("verify-all", help="核验全部案件的日志与状态")
     verify.add_argument("--demo", action="store_true")
     verify.set_defaults(func=cmd_verify_all)
+    backup_cmd = sub.add_parser("backup", help="在线备份 SQLite 数据库到文件（服务运行中也可执行）")
+    backup_cmd.add_argument("path", help="备份文件路径（不能已存在）")
+    backup_cmd.add_argument("--demo", action="store_true")
+    backup_cmd.set_defaults(func=cmd_backup)
+    restore_cmd = sub.add_parser("restore", help="用备份文件恢复 SQLite 数据库，并核验全部案件（先停止服务）")
+    restore_cmd.add_argument("path", help="备份文件路径")
+    restore_cmd.add_argument("--yes", action="store_true", help="确认覆盖当前数据库")
+    restore_cmd.add_argument("--demo", action="store_true")
+    restore_cmd.set_defaults(func=cmd_restore)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

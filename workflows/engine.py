@@ -621,7 +621,8 @@ def _check_step(task: Any, spec_diff: Any, report: MigrationReport) -> None:
     if new is None or new.name != spec.name:
         # an engine-made step (a boundary event's split …) goes with its element, which is named instead
         named = getattr(spec, "bpmn_id", None) is not None
-        report.refuse(f"{where}{_label(spec)}在新版本中不存在" if named else "该案件已走过的流程结构在新版本中被改变")
+        missing = f"{where}{_label(spec)}在新版本中不存在"
+        report.refuse(missing if named else "该案件已走过的流程结构在新版本中被改变")
         return
     changes = spec_diff.comparisons.get(spec, [])
     if "typename" in changes:

@@ -61,20 +61,32 @@ def may_work(session: Session, actor: Actor, task: HumanTask) -> bool:
             and task.jurisdiction_code in uncovered_villages(session, actor.jurisdiction))
 
 
-def list_tasks(*, session: Session, actor: Actor, process_key: str | None = None, status: str = "ready",
-               mine: bool = False, limit: int = 50, offset: int = 0) -> TaskPage:
-    """Ready (or claimed) tasks for the actor's roles and jurisdiction, by due time; no workflow is loaded."""
+# The worklist's order: due first (no due time last), then oldest.
+WORKLIST_ORDER = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+
+
+def worklist_condition(session: Session, actor: Actor, *, status: str = "ready", mine: bool = False,
+                       process_key: str | None = None) -> Any:
+    """Tasks the actor may work: role and place (or standing in), unclaimed or theirs; None before certification."""
     if not actor.certified:
-        return TaskPage([], 0)
+        return None
     cond = (HumanTask.status == status) & worklist_filter(session, actor)
     cond &= or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username)
     if mine:
         cond &= HumanTask.assignee == actor.username
     if process_key:
         cond &= HumanTask.process_key == process_key
+    return cond
+
+
+def list_tasks(*, session: Session, actor: Actor, process_key: str | None = None, status: str = "ready",
+               mine: bool = False, limit: int = 50, offset: int = 0) -> TaskPage:
+    """Ready (or claimed) tasks for the actor's roles and jurisdiction, by due time; no workflow is loaded."""
+    cond = worklist_condition(session, actor, status=status, mine=mine, process_key=process_key)
+    if cond is None:
+        return TaskPage([], 0)
     total = session.scalar(select(func.count()).select_from(HumanTask).where(cond)) or 0
-    stmt = (select(HumanTask).where(cond)
-            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+    stmt = (select(HumanTask).where(cond).order_by(*WORKLIST_ORDER)
             .limit(min(max(limit, 1), 200)).offset(max(offset, 0)))
     return TaskPage(list(session.scalars(stmt)), int(total))
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -198,3 +199,153 @@ class AccountEvent(Base):
     username: Mapped[str] = mapped_column(String(64), index=True)
     type: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OutboxMessage(Base):
+    """A notification written in the same transaction as what caused it; drained to inboxes and the webhook."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # task_assigned | escalation | task_due_soon | task_overdue
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)  # "<kind>:<task id>": written once
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    case_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    role: Mapped[str | None] = mapped_column(String(64))  # recipients: who may work the task there …
+    jurisdiction_code: Mapped[str | None] = mapped_column(String(12))
+    username: Mapped[str | None] = mapped_column(String(64))  # … or this one person (a claimed task)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    inbox_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "id"),)
+
+
+class InboxItem(Base):
+    """One notification in one person's in-app inbox."""
+
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    case_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("outbox_id", "username", name="uq_inbox_outbox_user"),
+                      Index("ix_inbox_user_unread", "username", "read_at", "created_at"))
+
+
+class Document(Base):
+    """A generated paper (e.g. the annual progress report), stored with the sha256 of its content."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    jurisdiction_code: Mapped[str] = mapped_column(String(12))
+    period: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str | None] = mapped_column(String(36), index=True)  # a case's statutory paper
+
+    __table_args__ = (Index("ix_documents_kind_place_period", "kind", "jurisdiction_code", "period"),)
+
+
+class TaskDraft(Base):
+    """A half-filled task form kept on the server per person and task, so a weak connection loses nothing."""
+
+    __tablename__ = "task_drafts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    form_values: Mapped[dict[str, Any]] = mapped_column(JSON)  # the raw form input: name → text or list of texts
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("task_id", "username", name="uq_task_drafts_task_user"),)
+
+
+class Child(Base):
+    """One file per child (一人一档): the current data; every change is also a ChildRecord."""
+
+    __tablename__ = "children"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    file_no: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | merged | closed
+    merged_into: Mapped[str | None] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(100))
+    gender: Mapped[str | None] = mapped_column(String(8))
+    birth_date: Mapped[str | None] = mapped_column(String(10))
+    id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    household: Mapped[str | None] = mapped_column(String(16))
+    village_code: Mapped[str] = mapped_column(String(12), index=True)
+    address: Mapped[str | None] = mapped_column(String(200))
+    guardians: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    carer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    categories: Mapped[list[str] | None] = mapped_column(JSON)
+    risk_colour: Mapped[str | None] = mapped_column(String(8))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_record_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_record_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChildRecord(Base):
+    """The append-only, hash-chained log of a child's file: registration, changes, visits, merges."""
+
+    __tablename__ = "child_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("child_id", "seq", name="uq_child_records_child_seq"),)
+
+
+class Attachment(Base):
+    """An uploaded file of a case (signed agreement, court ruling …), kept with its sha256."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProcessPublication(Base):
+    """Who pointed a process at which version, when: each publication, rollback and start-up update."""
+
+    __tablename__ = "process_publications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(64), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id"))
+    action: Mapped[str] = mapped_column(String(16))  # publish | rollback | bundled
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")

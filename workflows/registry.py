@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 from workflows import validation
 from workflows.engine import ParsedProcess, parse_process
 from workflows.errors import ModelError, NotFound
-from workflows.models import ProcessDefinition, ProcessVersion
+from workflows.models import ProcessDefinition, ProcessPublication, ProcessVersion
 
 _CALLED = re.compile(r'calledElement="([A-Za-z0-9_\-]+)"')
 _MODEL_SUFFIXES = (".bpmn", ".dmn", ".json")
+_TEMPLATE_DIR = "templates/"  # documents a version ships (templates/documents/…), any suffix
 
 
 @dataclass
@@ -39,7 +40,8 @@ class SyncResult:
 def read_folder(folder: Path) -> dict[str, str]:
     """The model files of one bundled folder, keyed by their path inside it."""
     return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in _MODEL_SUFFIXES}
+            for p in sorted(folder.rglob("*")) if p.is_file()
+            and (p.suffix in _MODEL_SUFFIXES or p.relative_to(folder).as_posix().startswith(_TEMPLATE_DIR))}
 
 
 def called_keys(files: Mapping[str, str], own_key: str) -> list[str]:
@@ -74,14 +76,20 @@ def _called_versions(session: Session, files: Mapping[str, str], key: str) -> li
     return [published_version(session, called) for called in called_keys(files, key)]
 
 
-def parsed(session: Session, version: ProcessVersion) -> ParsedProcess:
-    """The parsed form of a version (parsed once per process, cached by content hash)."""
+def called_files(session: Session, version: ProcessVersion) -> dict[str, str]:
+    """The BPMN and DMN files of the versions ``version`` calls, keyed ``<process key>/<path>``."""
     extra: dict[str, str] = {}
     for called_hash in version.calls or []:
         called = session.scalar(select(ProcessVersion).where(ProcessVersion.content_hash == called_hash))
         if called is None:
             raise ModelError(f"被调用的流程版本 {called_hash[:12]} 不存在", code="called_version_missing")
         extra.update({f"{called.process_key}/{n}": t for n, t in called.files.items() if n.endswith((".bpmn", ".dmn"))})
+    return extra
+
+
+def parsed(session: Session, version: ProcessVersion) -> ParsedProcess:
+    """The parsed form of a version (parsed once per process, cached by content hash)."""
+    extra = called_files(session, version)
     return parse_process(version.process_key, version.files, version.content_hash, extra)
 
 
@@ -91,11 +99,12 @@ def register(session: Session, *, key: str, files: Mapping[str, str], source: st
     calls = [v.content_hash for v in _called_versions(session, files, key)]
     digest = content_hash(files, calls)
     existing = session.scalar(select(ProcessVersion).where(ProcessVersion.content_hash == digest))
-    if existing is not None:
+    if existing is not None and existing.status != "draft":
         return existing
-    version = ProcessVersion(process_key=key, content_hash=digest, name=key, files=dict(files), calls=calls,
-                             source=source, status="draft", created_at=now, created_by=actor, note=note)
-    process = parsed(session, version)
+    version = existing or ProcessVersion(process_key=key, content_hash=digest, name=key, files=dict(files),
+                                         calls=calls, source=source, status="draft", created_at=now,
+                                         created_by=actor, note=note)
+    process = parsed(session, version)  # an uploaded draft may never have passed the checks
     problems = validation.check(process)
     if problems:
         raise ModelError(
@@ -108,9 +117,14 @@ def register(session: Session, *, key: str, files: Mapping[str, str], source: st
     return version
 
 
-def publish(session: Session, version: ProcessVersion, *, actor: str, now: datetime) -> None:
+def publish(session: Session, version: ProcessVersion, *, actor: str, now: datetime, action: str = "publish",
+            note: str = "") -> None:
     """Point the process at ``version``: new cases start on it; running cases keep theirs."""
     definition = session.get(ProcessDefinition, version.process_key)
+    previous_id = definition.published_version_id if definition is not None else None
+    session.add(ProcessPublication(process_key=version.process_key, version_id=version.id, action=action,
+                                   previous_version_id=previous_id, published_at=now, published_by=actor,
+                                   note=note))
     if definition is None:
         definition = ProcessDefinition(key=version.process_key, name=version.name)
         session.add(definition)
@@ -138,7 +152,7 @@ def sync_bundled(session: Session, *, bpmn_dir: Path, now: datetime) -> list[Syn
         if current is not None and current.id == version.id:
             results.append(SyncResult(key, version.id, "unchanged"))
         elif current is None or current.source == "bundled":
-            publish(session, version, actor="system", now=now)
+            publish(session, version, actor="system", now=now, action="bundled")
             results.append(SyncResult(key, version.id, "published"))
         else:
             results.append(SyncResult(key, version.id, "drafted"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from workflows import registry
 from workflows.access import Actor, require_role, require_visible
 from workflows.actions import load_case
-from workflows.engine import CaseRun, ParsedProcess
+from workflows.engine import CaseRun, ParsedProcess, migrate_run
 from workflows.errors import DomainError
 from workflows.events import check_chain, events_of
 from workflows.models import Case, CaseEvent, HumanTask, ProcessVersion
@@ -60,7 +61,7 @@ def verify_case(session: Session, case: Case) -> Report:
         if version is None:
             raise _Diverged(None, "案件所用的流程版本不存在")
         process = registry.parsed(session, version)
-        run, assignees = _replay(process, case, events)
+        run, assignees = _replay(process, case, events, resolve=lambda ref: _version_by_hash(session, ref))
         _compare_stored(session, process, case, run, assignees)
     except _Diverged as exc:
         seq = exc.event.seq if exc.event is not None else None
@@ -69,7 +70,25 @@ def verify_case(session: Session, case: Case) -> Report:
     return Report(case.id, True, len(events))
 
 
-def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent]) -> tuple[CaseRun, dict[str, str]]:
+def _version_by_hash(session: Session, content_hash: str) -> ParsedProcess:
+    version = session.scalar(select(ProcessVersion).where(ProcessVersion.content_hash == content_hash))
+    if version is None:
+        raise _Diverged(None, f"日志记录的流程版本 {content_hash[:12]} 不存在")
+    return registry.parsed(session, version)
+
+
+def _migrate(run: CaseRun, event: CaseEvent, resolve: Callable[[str], ParsedProcess]) -> None:
+    """Switch the replay onto the version a ``case_migrated`` event names, the way the migration did."""
+    if event.payload.get("from_version") != run.process.content_hash:
+        raise _Diverged(event, "迁移事件记录的原流程版本与重放时的版本不一致")
+    report = migrate_run(run, resolve(event.payload["to_version"]), now=event.occurred_at)
+    if not report.safe:
+        raise _Diverged(event, "重放时迁移失败：" + "；".join(report.reasons))
+
+
+def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent],
+            resolve: Callable[[str], ParsedProcess] | None = None) -> tuple[CaseRun, dict[str, str]]:
+    """Replay the log; the run starts on the version of ``case_started`` and ends on ``process``."""
     run: CaseRun | None = None
     assignees: dict[str, str] = {}
     pending: list[str] = []
@@ -77,9 +96,11 @@ def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent]) -> tupl
         payload = event.payload
         try:
             if event.type == "case_started":
-                if payload.get("version") != process.content_hash:
+                migrated = any(e.type == "case_migrated" for e in events)
+                if payload.get("version") != process.content_hash and (not migrated or resolve is None):
                     raise _Diverged(event, "开始事件记录的流程版本与案件固定的版本不一致")
-                run = CaseRun.start(process, case_id=case.id, data=payload["data"], now=event.occurred_at)
+                first = process if resolve is None or not migrated else resolve(payload["version"])
+                run = CaseRun.start(first, case_id=case.id, data=payload["data"], now=event.occurred_at)
             elif run is None:
                 raise _Diverged(event, "日志的第一个事件不是案件开始")
             elif event.type == "task_completed":
@@ -101,6 +122,8 @@ def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent]) -> tupl
                 assignees[payload["task_id"]] = event.actor
             elif event.type == "task_unclaimed":
                 assignees.pop(payload["task_id"], None)
+            elif event.type == "case_migrated" and resolve is not None:
+                _migrate(run, event, resolve)
             elif event.type == "case_completed" and run.status != "completed":
                 raise _Diverged(event, "日志记录案件已结束，但重放后案件仍在进行")
         except DomainError as exc:
@@ -111,6 +134,8 @@ def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent]) -> tupl
             raise _Diverged(event, f"重放到事件 #{event.seq}（{event.type}）时状态与日志记录不一致")
     if run is None:
         raise _Diverged(None, "案件没有任何日志事件")
+    if run.process.content_hash != process.content_hash:
+        raise _Diverged(None, "案件固定的流程版本与日志最后记录的版本（迁移事件）不一致")
     return run, assignees
 
 

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     secret_key: str = ""
     token_minutes: int = 480
     webhook_url: str = ""
+    webhook_timeout_seconds: float = 5.0
+    webhook_retries: int = 2
+    prefect_port: int = 4200  # the embedded Prefect server (only when PREFECT_API_URL is not set)
+    work_pool: str = "shouhu"  # the Prefect work pool of the scale-out deployment
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -1,29 +1,461 @@
-"""Checks a process version must pass before it can be registered as runnable."""
+"""Checks a process version must pass: before it is registered as runnable, and before it is published.
+
+``check`` is the quick check on a parsed version (start-up registration). ``validate`` is the full
+check an administrator's upload must pass before it is published; each problem names the element
+(BPMN/DMN id, or the file) and, where it can, the line in the XML.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from workflows.engine import ParsedProcess, check_expressions
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+
+from workflows.clock import parse_iso
+from workflows.engine import (
+    SANDBOX,
+    CaseRun,
+    ParsedProcess,
+    check_expressions,
+    duration_of,
+    parse_process,
+    schema_errors,
+)
+from workflows.errors import DomainError
 from workflows.forms import START_FORM
 from workflows.roles import ROLES
+from workflows.sandbox import SandboxError, compile_expression, compile_script
+
+LABELS = ("留守儿童", "困境儿童")
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+_KEY = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+_BARE_ISO = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.]+$|^\d{4}-\d{2}-\d{2}")
+_PUBLIC_FACING = re.compile(r"^notify_|reporter|family|public|notice")
+_EXAMPLE_INSTANT = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+_SCRIPTS = {"script": "脚本", "preScript": "前置脚本", "postScript": "后置脚本"}
 
 
 @dataclass
 class Problem:
     element: str
     message: str
+    line: int | None = None
+    file: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def check(process: ParsedProcess) -> list[Problem]:
     """Lanes are known roles, every user task and the start have a form, expressions compile."""
+    return _structure(process) + [
+        Problem(element, f"表达式被拒绝：{message}") for element, message in check_expressions(process)
+    ]
+
+
+def _structure(process: ParsedProcess) -> list[Problem]:
     problems: list[Problem] = []
     if process.forms.get(START_FORM) is None:
         problems.append(Problem("start", "缺少开始表单 forms/start.json"))
     for task in process.user_tasks.values():
         if task.lane not in ROLES:
-            problems.append(Problem(task.bpmn_id, f"用户任务“{task.name}”不在已知角色的泳道中（泳道：{task.lane}）"))
+            problems.append(
+                Problem(task.bpmn_id, f"用户任务“{task.name}”不在已知角色的泳道中（泳道：{task.lane}）")
+            )
         if process.forms.get(task.bpmn_id) is None:
             problems.append(Problem(task.bpmn_id, f"用户任务“{task.name}”缺少表单 forms/{task.bpmn_id}.json"))
-    problems.extend(Problem(element, f"表达式被拒绝：{message}") for element, message in check_expressions(process))
     return problems
+
+
+def validate(
+    *, key: str, files: Mapping[str, str], extra_files: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """Every rule of a publishable version: XML, BPMN schema, parse, lanes, forms, expressions,
+    timers, decision examples and labelling terms."""
+    problems: list[Problem] = []
+    if not _KEY.match(key):
+        problems.append(Problem(key, "流程标识只能用小写英文字母、数字和下划线，且以字母开头"))
+    if "process.bpmn" not in files:
+        problems.append(Problem("process.bpmn", "缺少流程图文件 process.bpmn"))
+    trees = _parse_xml(files, problems)
+    index = _line_index(trees)
+    for name, tree in trees.items():
+        if name.endswith(".bpmn"):
+            problems.extend(_schema_problems(name, tree))
+    if "process.bpmn" in trees and not trees["process.bpmn"].xpath(
+        "//bpmn:process[@id=$key]", namespaces=_NS, key=key
+    ):
+        problems.append(
+            Problem(
+                key,
+                f"process.bpmn 中没有 id 为 {key} 的流程（流程 id 必须与流程标识相同）",
+                file="process.bpmn",
+            )
+        )
+    bad_forms = _form_problems(files, problems)
+    if len(trees) == sum(1 for n in files if n.endswith((".bpmn", ".dmn"))) and "process.bpmn" in trees:
+        parsed = _parse(key, {n: t for n, t in files.items() if n not in bad_forms}, extra_files, problems)
+        if parsed is not None:
+            # a form already reported as broken is not reported again as missing
+            problems.extend(
+                p for p in _structure(parsed) if p.element not in bad_forms or "缺少" not in p.message
+            )
+            problems.extend(_decision_problems(files, trees))
+    for name, tree in trees.items():
+        problems.extend(_expression_problems(name, tree))
+    problems.extend(_label_problems(files, trees))
+    return _located(problems, index)
+
+
+# --- XML, schema and parse ------------------------------------------------------------------------
+def _xml_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _parse_xml(files: Mapping[str, str], problems: list[Problem]) -> dict[str, Any]:
+    trees: dict[str, Any] = {}
+    for name, text in files.items():
+        if not name.endswith((".bpmn", ".dmn")):
+            continue
+        try:
+            trees[name] = etree.fromstring(text.encode("utf-8"), _xml_parser())
+        except etree.XMLSyntaxError as exc:
+            problems.append(Problem(name, f"XML 格式错误：{exc.msg}", line=exc.lineno, file=name))
+    return trees
+
+
+def _line_index(trees: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
+    index: dict[str, tuple[str, int]] = {}
+    for name, tree in trees.items():
+        for element in tree.iter():
+            element_id = element.get("id") if isinstance(element.tag, str) else None
+            if element_id and element_id not in index:
+                index[element_id] = (name, element.sourceline)
+    return index
+
+
+def _located(problems: list[Problem], index: Mapping[str, tuple[str, int]]) -> list[Problem]:
+    """Fill in the file and line of each problem that names an element of the XML."""
+    seen: set[tuple[str, str]] = set()
+    result = []
+    for problem in problems:
+        if (problem.element, problem.message) in seen:
+            continue
+        seen.add((problem.element, problem.message))
+        if problem.line is None and problem.element in index:
+            problem.file, problem.line = index[problem.element]
+        result.append(problem)
+    return result
+
+
+def _owner(element: Any) -> Any:
+    """The nearest enclosing element with an id that is drawn on the diagram (not an event definition)."""
+    while element is not None and not (
+        isinstance(element.tag, str) and element.get("id") and not _local(element).endswith("EventDefinition")
+    ):
+        element = element.getparent()
+    return element
+
+
+def _short(message: str) -> str:
+    text = message.replace("{" + BPMN_NS + "}", "bpmn:").replace("{" + SPIFF_NS + "}", "spiffworkflow:")
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def _schema_problems(name: str, tree: Any) -> Iterator[Problem]:
+    prefixes = {k: v for k, v in tree.nsmap.items() if k}
+    for line, message, path in schema_errors(tree):
+        element = None
+        try:
+            matches = tree.getroottree().xpath(path, namespaces=prefixes) if path else []
+            element = next((m for m in matches if m.sourceline == line), matches[0] if matches else None)
+        except etree.XPathError:
+            pass
+        owner = _owner(element)
+        yield Problem(
+            owner.get("id") if owner is not None else name,
+            f"不符合 BPMN 2.0 规范：{_short(message)}",
+            line=line,
+            file=name,
+        )
+
+
+def _form_problems(files: Mapping[str, str], problems: list[Problem]) -> set[str]:
+    """Each form is JSON and a valid JSON Schema (draft 2020-12) of an object; returns the bad ones."""
+    bad: set[str] = set()
+    for name, text in files.items():
+        if not (name.startswith("forms/") and name.endswith(".json")):
+            continue
+        element = name[len("forms/") : -len(".json")]
+        try:
+            schema = json.loads(text)
+            Draft202012Validator.check_schema(schema)
+            if not isinstance(schema, dict) or schema.get("type") != "object":
+                raise SchemaError('表单的 "type" 必须是 "object"')
+        except json.JSONDecodeError as exc:
+            problems.append(
+                Problem(element, f"表单 {name} 不是有效的 JSON：{exc.msg}", line=exc.lineno, file=name)
+            )
+            bad.add(element)
+        except SchemaError as exc:
+            where = "/".join(str(p) for p in exc.path)
+            problems.append(
+                Problem(
+                    element,
+                    f"表单 {name} 不是有效的 JSON Schema：{exc.message}"
+                    + (f"（位置：{where}）" if where else ""),
+                    file=name,
+                )
+            )
+            bad.add(element)
+    return {f"forms/{element}.json" for element in bad} | bad
+
+
+def _parse(
+    key: str, files: Mapping[str, str], extra: Mapping[str, str] | None, problems: list[Problem]
+) -> ParsedProcess | None:
+    digest = hashlib.sha256(
+        json.dumps([sorted(files.items()), sorted((extra or {}).items())], ensure_ascii=False).encode()
+    ).hexdigest()
+    try:
+        return parse_process(key, files, f"validation:{digest}", extra)
+    except DomainError as exc:
+        details = exc.details if isinstance(exc.details, dict) else {}
+        problems.append(Problem(details.get("element") or key, exc.message, file=details.get("file") or None))
+        return None
+
+
+# --- expressions, timers and decision cells -------------------------------------------------------
+def _local(element: Any) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _compile(source: str, kind: str = "expression") -> str | None:
+    """Why the sandbox refuses ``source`` (syntax, names, functions it may not call), or None."""
+    try:
+        tree = (compile_script if kind == "script" else compile_expression)(source)
+    except SandboxError as exc:
+        return exc.message
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id not in SANDBOX.known_functions
+        ):
+            return f"不允许调用函数：{node.func.id}"
+    return None
+
+
+def _expression_problems(name: str, tree: Any) -> Iterator[Problem]:
+    """Message payloads, due times, timer values (BPMN) and every decision-table cell (DMN)."""
+    for element in tree.iter():
+        kind, text = _local(element), (element.text or "").strip() if isinstance(element.tag, str) else ""
+        owner = _owner(element)
+        element_id = owner.get("id") if owner is not None else name
+        line = element.sourceline
+        if kind in _SCRIPTS and text and (error := _compile(text, "script")):
+            yield Problem(element_id, f"{_SCRIPTS[kind]}被拒绝：{error}", line, name)
+        elif kind == "conditionExpression" and text and (error := _compile(text)):
+            yield Problem(element_id, f"条件表达式被拒绝：{error}", line, name)
+        elif kind == "messagePayload" and text and (error := _compile(text)):
+            yield Problem(element_id, f"消息内容表达式被拒绝：{error}", line, name)
+        elif kind == "property" and element.get("name") == "due" and element.get("value"):
+            yield from _timer_value(element_id, "due", element.get("value", ""), line, name)
+        elif kind in ("timeDuration", "timeDate", "timeCycle") and text:
+            yield from _timer_value(element_id, kind, text, line, name)
+        elif kind == "text" and name.endswith(".dmn"):
+            parent = _local(element.getparent())
+            if (
+                parent in ("inputExpression", "outputEntry")
+                and text
+                and text != "-"
+                and (error := _compile(text))
+            ):
+                yield Problem(
+                    element_id,
+                    f"决策表{'输入表达式' if parent == 'inputExpression' else '输出'}“{text}”被拒绝：{error}",
+                    line,
+                    name,
+                )
+            elif parent == "inputEntry" and (error := _input_entry_error(text)):
+                yield Problem(element_id, f"决策表条件“{text}”被拒绝：{error}", line, name)
+
+
+def _input_entry_error(text: str) -> str | None:
+    """A cell is compared with the input, or applies an operator to it (as SpiffWorkflow reads it)."""
+    if not text or text == "-":
+        return None
+    cell = re.sub(r'(\?)(?=(?:[^\'"]|[\'"][^\'"]*[\'"])*$)', "dmninputexpr", text)
+    if "dmninputexpr" in cell:
+        return _compile(cell)
+    plain = _compile(cell)
+    if plain is None:
+        return None
+    operated = _compile(f"v {cell.lstrip()}")
+    if operated is None:
+        return None
+    return operated if cell.lstrip()[:1] in "<>=!" or cell.lstrip()[:3] in ("in ", "not") else plain
+
+
+def _timer_value(element: str, kind: str, source: str, line: int, file: str) -> Iterator[Problem]:
+    what = {"due": "期限", "timeDuration": "定时器时长", "timeDate": "定时器时间", "timeCycle": "定时器周期"}[
+        kind
+    ]
+    if (error := _compile(source)) is not None:
+        yield Problem(element, f"{what}表达式被拒绝：{error}", line, file)
+        return
+    try:
+        value = SANDBOX.evaluate(source, {})
+    except SandboxError:
+        if _BARE_ISO.match(source.strip()):
+            yield Problem(element, f'{what}“{source}”应写成带引号的文本，如 "{source.strip()}"', line, file)
+        return  # depends on case data: checked when the case runs
+    if (reason := _timer_value_error(kind, str(value))) is not None:
+        yield Problem(element, f"{what}“{value}”无效：{reason}", line, file)
+
+
+def _timer_value_error(kind: str, value: str) -> str | None:
+    try:
+        if kind == "timeCycle":
+            parts = value.split("/")
+            if len(parts) < 2 or not re.fullmatch(r"R\d*", parts[0].upper()):
+                return "周期应写成 R次数/时长，如 R3/P1D"
+            for part in parts[1:]:
+                duration_of(part) if part.upper().startswith("P") else parse_iso(part)
+        elif kind == "timeDate" or (kind == "due" and not value.upper().startswith("P")):
+            parse_iso(value)
+        else:
+            duration_of(value)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises a bare Exception for a bad duration
+        return "应为 ISO-8601 时长（如 PT24H、P3D）或日期时间（如 2026-03-01T09:00:00+08:00）"
+    return None
+
+
+# --- decision tables and their examples -----------------------------------------------------------
+def _decision_problems(files: Mapping[str, str], trees: Mapping[str, Any]) -> Iterator[Problem]:
+    """Each decision table ships ``<name>.examples.json`` beside it, and every example holds."""
+    dmn_files = {n: t for n, t in files.items() if n.endswith(".dmn")}
+    for name in sorted(dmn_files):
+        decisions = [d.get("id") for d in trees[name].iter() if _local(d) == "decision" and d.get("id")]
+        stem = name[: -len(".dmn")]
+        examples_name = f"{stem}.examples.json"
+        owner = stem.rsplit("/", 1)[-1] if stem.rsplit("/", 1)[-1] in decisions else (decisions or [name])[0]
+        if examples_name not in files:
+            yield Problem(
+                owner,
+                f'决策表 {name} 缺少示例文件 {examples_name}（[{{"inputs": …, "expected": …}}]）',
+                file=name,
+            )
+            continue
+        try:
+            examples = json.loads(files[examples_name])
+        except json.JSONDecodeError as exc:
+            yield Problem(
+                owner, f"{examples_name} 不是有效的 JSON：{exc.msg}", line=exc.lineno, file=examples_name
+            )
+            continue
+        if not isinstance(examples, list) or not examples:
+            yield Problem(owner, f"{examples_name} 应是至少包含一个示例的列表", file=examples_name)
+            continue
+        for number, example in enumerate(examples, start=1):
+            message = _run_example(example, owner, decisions, dmn_files)
+            if message:
+                yield Problem(owner, f"{examples_name} 第 {number} 个示例：{message}", file=examples_name)
+
+
+def _run_example(example: Any, owner: str, decisions: list[str], dmn_files: Mapping[str, str]) -> str | None:
+    if not (
+        isinstance(example, dict)
+        and isinstance(example.get("inputs"), dict)
+        and isinstance(example.get("expected"), dict)
+    ):
+        return '应写成 {"inputs": {…}, "expected": {…}}'
+    decision = example.get("decision") or owner
+    if decision not in decisions:
+        return f"决策 {decision} 不在该决策表文件中"
+    try:
+        data = _decide(decision, dmn_files, example["inputs"])
+    except DomainError as exc:
+        return f"运行失败：{exc.message}"
+    # a COLLECT table that matches no rule sets nothing: the example writes that as []
+    wrong = {
+        k: data.get(k) for k, v in example["expected"].items() if data.get(k, [] if v == [] else None) != v
+    }
+    if wrong:
+        expected = json.dumps(example["expected"], ensure_ascii=False)
+        return (
+            f"输入 {json.dumps(example['inputs'], ensure_ascii=False)} 期望 {expected}，实际 "
+            f"{json.dumps(wrong, ensure_ascii=False)}"
+        )
+    return None
+
+
+def _decide(decision: str, dmn_files: Mapping[str, str], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Run one decision through the engine: a one-task process with a business rule task."""
+    wrapper = f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="{BPMN_NS}" xmlns:spiffworkflow="{SPIFF_NS}"
+                  id="decision_check" targetNamespace="t">
+  <bpmn:process id="decision_check" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>a</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:businessRuleTask id="decide"><bpmn:extensionElements>
+      <spiffworkflow:calledDecisionId>{decision}</spiffworkflow:calledDecisionId></bpmn:extensionElements>
+      <bpmn:incoming>a</bpmn:incoming><bpmn:outgoing>b</bpmn:outgoing></bpmn:businessRuleTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>b</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="a" sourceRef="s" targetRef="decide" />
+    <bpmn:sequenceFlow id="b" sourceRef="decide" targetRef="e" />
+  </bpmn:process>
+</bpmn:definitions>"""
+    files = {"decision_check.bpmn": wrapper, **dmn_files}
+    digest = hashlib.sha256(json.dumps(sorted(files.items()), ensure_ascii=False).encode()).hexdigest()
+    process = parse_process("decision_check", files, f"decision-check:{digest}")
+    case_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "shouhu:decision-check"))
+    return CaseRun.start(process, case_id=case_id, data=dict(inputs), now=_EXAMPLE_INSTANT).data()
+
+
+# --- labelling terms ------------------------------------------------------------------------------
+def _label_problems(files: Mapping[str, str], trees: Mapping[str, Any]) -> Iterator[Problem]:
+    """No file of a version carries 留守儿童 or 困境儿童: its texts can reach families and the public."""
+    for name in sorted(files):
+        text = files[name]
+        terms = [term for term in LABELS if term in text]
+        if not terms:
+            continue
+        rule = f"“{'、'.join(terms)}”是标签化称谓，送达家庭、报告人或公众的文书和通知中不得使用"
+        if name in trees:
+            yield from _xml_label_problems(name, trees[name], rule)
+        elif name.startswith("forms/") and name.endswith(".json"):
+            element = name[len("forms/") : -len(".json")]
+            who = "面向报告人或家庭的任务表单" if _PUBLIC_FACING.search(element) else "表单"
+            yield Problem(element, f"{who} {name} 中出现{rule}", line=_first_line(text, terms), file=name)
+        else:
+            where = "文书模板" if name.startswith("templates/documents/") else "文件"
+            yield Problem(name, f"{where} {name} 中出现{rule}", line=_first_line(text, terms), file=name)
+
+
+def _xml_label_problems(name: str, tree: Any, rule: str) -> Iterator[Problem]:
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        texts = [element.text or "", *element.attrib.values()]
+        if any(term in t for t in texts for term in LABELS):
+            owner = _owner(element)
+            element_id = owner.get("id") if owner is not None else name
+            yield Problem(
+                element_id, f"元素 {element_id} 的文字中出现{rule}", line=element.sourceline, file=name
+            )
+
+
+def _first_line(text: str, terms: list[str]) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if any(t in line for t in terms))

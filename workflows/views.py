@@ -24,6 +24,7 @@ def record_access(session: Session, *, clock: Clock, actor: Actor, endpoint: str
     session.add(AccessLog(at=clock.now(), username=actor.username, endpoint=endpoint,
                           case_id=case.id if case else None,
                           child_ref=child_ref or (case.child_ref if case else None), purpose=purpose))
+    session.flush()
 
 
 def redact(session: Session, actor: Actor, case: Case, data: dict[str, Any]) -> dict[str, Any]:

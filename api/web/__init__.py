@@ -1,0 +1,22 @@
+"""The caseworkers' web pages (Chinese, server-rendered Jinja2, htmx for autosave), beside the JSON API.
+
+The pages call the same services as the API (``workflows.*``), in the same one-commit unit of work, with the
+same role × jurisdiction rules and access log; they never call the API over HTTP.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.web import admin, auth, children, papers, reports, tasks
+from api.web.core import HTMX_DIR, STATIC_DIR
+
+
+def install(app: FastAPI) -> None:
+    """Mount the pages, the stylesheet and the htmx file installed from npm (web/node_modules)."""
+    for module in (auth, tasks, reports, children, papers, admin):
+        app.include_router(module.router)
+    # check_dir=False: without `npm install` the pages still work, only the autosave is missing
+    app.mount("/vendor/htmx", StaticFiles(directory=HTMX_DIR, check_dir=False), name="htmx")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")

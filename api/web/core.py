@@ -1,0 +1,194 @@
+"""What every page shares: templates, the signed-in person, CSRF on every POST, errors as Chinese pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.deps import ClockDep, SessionDep, SettingsDep
+from api.errors import status_of
+from api.web import formfields
+from api.web import session as cookies
+from workflows.access import Actor
+from workflows.accounts import actor_for
+from workflows.cases import CASE_READERS
+from workflows.clock import Clock
+from workflows.errors import DomainError, PermissionDenied
+from workflows.models import User
+from workflows.roles import role_label
+from workflows.settings import REPO_ROOT, Settings
+
+from workflows import notifications
+
+TEMPLATES = Jinja2Templates(directory=str(REPO_ROOT / "templates" / "pages"))
+TEMPLATES.env.filters["when"] = formfields.when
+TEMPLATES.env.globals["role_label"] = role_label
+COLOURS = {"red": "红", "yellow": "黄", "blue": "蓝", "green": "绿"}
+TEMPLATES.env.globals["COLOURS"] = COLOURS
+STATIC_DIR = REPO_ROOT / "web" / "static"
+HTMX_DIR = REPO_ROOT / "web" / "node_modules" / "htmx.org" / "dist"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+CASE_ROLES = (
+    "village_director",
+    "village_committee",
+    "township_supervisor",
+    "county_civil_affairs",
+    "city_civil_affairs",
+    "province_civil_affairs",
+    "protection_center",
+    "welfare_institution",
+    "police",
+    "court",
+    "procuratorate",
+    "education",
+    "health",
+    "medical_insurance",
+    "disabled_federation",
+    "youth_league",
+    "womens_federation",
+    "judicial_admin",
+)
+
+
+class LoginRequired(Exception):
+    """No valid session: the person is sent to the sign-in page (and back afterwards)."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    titles = {403: "无权操作", 404: "找不到页面", 409: "操作冲突", 422: "填写有误"}
+    return TEMPLATES.TemplateResponse(
+        request,
+        "error.html",
+        {"title": titles.get(status, "出错了"), "message": message, "nav": [], "user": None},
+        status_code=status,
+    )
+
+
+def _login_redirect(request: Request, message: str) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    url = f"/login?next={quote(target)}" + ("&expired=1" if message else "")
+    if request.headers.get("HX-Request"):
+        # stay on the page: what was typed is still there to keep, only the autosave failed
+        return HTMLResponse(
+            '<span class="warn">登录已失效，草稿未能保存；请先复制填写的内容，再重新登录</span>'
+        )
+    return RedirectResponse(url, status_code=303)
+
+
+class WebRoute(APIRoute):
+    """Pages answer with HTML: a domain error becomes a Chinese error page, a missing login a redirect."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired as exc:
+                return _login_redirect(request, exc.message)
+            except DomainError as exc:
+                return error_page(request, status_of(exc), exc.message)
+            except IntegrityError:
+                return error_page(request, 409, "数据已被他人同时修改，本次操作未生效，请刷新后重试")
+            except RequestValidationError:
+                return error_page(request, 422, "请求内容有误，请返回重新填写")
+
+        return handle
+
+
+def read_session(request: Request, clock: Clock, settings: Settings) -> cookies.WebSession | None:
+    return cookies.decode(request.cookies.get(cookies.COOKIE), secret=settings.secret_key, now=clock.now())
+
+
+async def verify_csrf(request: Request, clock: ClockDep, settings: SettingsDep) -> None:
+    """Every state-changing request must carry the session's CSRF token (form field or htmx header)."""
+    if request.method not in UNSAFE:
+        return
+    presented = request.headers.get(cookies.CSRF_HEADER)
+    if not presented:
+        form = await request.form()
+        value = form.get(cookies.CSRF_FIELD)
+        presented = value if isinstance(value, str) else None
+    # an expired session still proves where the form came from: the person is then asked to sign in again
+    signed = cookies.decode(
+        request.cookies.get(cookies.COOKIE), secret=settings.secret_key, now=clock.now(), allow_expired=True
+    )
+    if not cookies.csrf_matches(signed, presented):
+        raise PermissionDenied("页面已过期或来源无法确认，请刷新页面后重新提交", code="csrf_failed")
+
+
+@dataclass
+class Page:
+    """The request as a page sees it: unit of work, clock, settings and the signed-in person."""
+
+    request: Request
+    session: Session
+    clock: Clock
+    settings: Settings
+    user: User
+    actor: Actor
+    web: cookies.WebSession
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.request.method} {self.request.url.path}"
+
+    def nav(self) -> list[tuple[str, str]]:
+        """Navigation for the person's roles (no labels that mark children)."""
+        items = [("/tasks", "待办")] if self.actor.has_any(*CASE_ROLES) else []
+        if self.actor.has_any(*CASE_ROLES):
+            items.append(("/reports/new", "新报告"))
+        if self.actor.has_any(*CASE_READERS):
+            items.append(("/children", "儿童档案"))
+        if self.actor.has_any(
+            "township_supervisor", "county_civil_affairs", "city_civil_affairs", "province_civil_affairs"
+        ):
+            items.append(("/overview", "辖区概览"))
+        if self.actor.has_any("user_admin"):
+            items.append(("/users", "账号管理"))
+        items.append(("/notifications", "通知"))
+        return items
+
+    def unread(self) -> int:
+        return notifications.list_inbox(
+            session=self.session, actor=self.actor, unread_only=True, limit=1
+        ).unread
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        base = {
+            "user": self.user,
+            "actor": self.actor,
+            "csrf": self.web.csrf,
+            "nav": self.nav(),
+            "unread": self.unread(),
+            "path": self.request.url.path,
+        }
+        return TEMPLATES.TemplateResponse(self.request, template, {**base, **context}, status_code=status)
+
+
+def current_page(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> Page:
+    """The signed-in, active person whose session is not revoked; LoginRequired otherwise."""
+    web = read_session(request, clock, settings)
+    if web is None or web.user_id is None:
+        raise LoginRequired("expired" if request.cookies.get(cookies.COOKIE) and web is None else "")
+    user = session.get(User, web.user_id)
+    if user is None or not user.active or user.token_version != web.token_version:
+        raise LoginRequired("revoked")
+    return Page(request, session, clock, settings, user, actor_for(user), web)
+
+
+PageDep = Annotated[Page, Depends(current_page)]

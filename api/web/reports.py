@@ -1,0 +1,169 @@
+"""New mandatory report (强制报告): the quickest path from what was seen to a case in the right hands."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from starlette.datastructures import FormData
+
+from api.web import formfields
+from api.web.core import PageDep, WebRoute, verify_csrf
+from api.web.tasks import FormDep
+from workflows import cases, registry
+from workflows.errors import NotFound, PermissionDenied, ValidationFailed
+from workflows.forms import START_FORM
+from workflows.models import Case, HumanTask, Place
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
+PROCESS = "guardianship_intervention"
+# What a person must say at once; everything else is optional and folded away.
+QUICK = (
+    "situation",
+    "immediate_danger",
+    "without_guardian",
+    "child_known",
+    "child_name",
+    "location_description",
+    "description",
+    "reporter_type",
+)
+REPORTER_TYPE_OF_ROLE = {
+    "village_director": "village_director",
+    "village_committee": "village_committee",
+    "police": "police",
+    "youth_league": "hotline_12355",
+}
+
+
+def _schema(page: PageDep) -> dict[str, Any]:
+    version = registry.published_version(page.session, PROCESS)
+    return registry.parsed(page.session, version).forms.require(START_FORM).schema
+
+
+def _villages(page: PageDep) -> list[tuple[str, str]]:
+    """Where the actor may file: a village worker their own village, others a village under them."""
+    code = page.actor.jurisdiction
+    if len(code) == 12:
+        place = page.session.get(Place, code)
+        return [(code, place.name if place else code)]
+    rows = page.session.scalars(
+        select(Place).where(Place.level == "village", Place.code.startswith(code)).order_by(Place.code)
+    )
+    return [(p.code, p.name) for p in rows]
+
+
+def _form(
+    page: PageDep,
+    *,
+    values: formfields.Raw | None = None,
+    errors: dict[str, str] | None = None,
+    village: str = "",
+    child_ref: str = "",
+    case_id: str = "",
+    message: str = "",
+    status: int = 200,
+) -> Response:
+    schema = _schema(page)
+    if values is None:
+        values = {
+            "reporter_type": next((v for r, v in REPORTER_TYPE_OF_ROLE.items() if r in page.actor.roles), "")
+        }
+    quick = [name for name in QUICK if name in schema.get("properties", {})]
+    more = [name for name in schema.get("properties", {}) if name not in quick]
+    quick_fields = formfields.fields_of(schema, values=values, errors=errors, only=quick)
+    more_fields = formfields.fields_of(schema, values=values, errors=errors, only=more)
+    return page.render(
+        "report_new.html",
+        status=status,
+        title="新报告",
+        intro=schema.get("description", ""),
+        quick=quick_fields,
+        more=more_fields,
+        more_open=any(f.error or f.value for f in more_fields),
+        villages=_villages(page),
+        village=village,
+        child_ref=child_ref,
+        errors=errors or {},
+        case_id=case_id or str(uuid.uuid4()),
+        message=message,
+    )
+
+
+@router.get("/reports/new", response_class=HTMLResponse)
+def new_report(page: PageDep) -> Response:
+    return _form(page)
+
+
+def _receipt(page: PageDep, case: Case, *, immediate_danger: bool) -> Response:
+    """The receipt: reference, time and what happens next; no child's data and no labels."""
+    if case.created_by != page.actor.username:
+        raise NotFound("找不到该报告", code="case_not_found")
+    next_tasks = page.session.scalars(
+        select(HumanTask)
+        .where(HumanTask.case_id == case.id, HumanTask.status == "ready")
+        .order_by(HumanTask.created_at, HumanTask.id)
+    ).all()
+    return page.render(
+        "report_receipt.html",
+        title="报告回执",
+        case=case,
+        next_tasks=next_tasks,
+        immediate_danger=immediate_danger,
+    )
+
+
+def _case_id(form: FormData) -> str:
+    try:
+        return str(uuid.UUID(str(form.get("case_id") or "")))
+    except ValueError:
+        return str(uuid.uuid4())
+
+
+@router.post("/reports", response_class=HTMLResponse)
+def file_report(page: PageDep, form: FormDep) -> Response:
+    """Start the case in the chosen village; a repeated submit shows the first receipt, not a second case."""
+    schema = _schema(page)
+    raw = formfields.raw_values(schema, form)
+    data = formfields.to_data(schema, raw)
+    village, child_ref = str(form.get("village") or ""), str(form.get("child_ref") or "").strip()[:64]
+    case_id = _case_id(form)
+    existing = page.session.get(Case, case_id)
+    if existing is not None:
+        return _receipt(page, existing, immediate_danger=bool(existing.data.get("immediate_danger")))
+    keep = {"values": raw, "village": village, "child_ref": child_ref, "case_id": case_id}
+    if village not in dict(_villages(page)):
+        return _form(
+            page,
+            errors={"village": "请选择儿童所在的村（社区）"},
+            status=422,
+            message="表单填写有误，请按提示修改后再提交。",
+            **keep,
+        )
+    try:
+        with page.session.begin_nested():
+            outcome = cases.start_case(
+                session=page.session,
+                clock=page.clock,
+                actor=page.actor,
+                process_key=PROCESS,
+                data=data,
+                jurisdiction_code=village,
+                child_ref=child_ref or None,
+                case_id=case_id,
+            )
+    except ValidationFailed as exc:
+        fields = (exc.details or {}).get("fields") if isinstance(exc.details, dict) else None
+        return _form(
+            page,
+            errors=fields or {},
+            status=422,
+            message="表单填写有误，请按提示修改后再提交。" if fields else exc.message,
+            **keep,
+        )
+    except PermissionDenied as exc:
+        return _form(page, status=403, message=exc.message, **keep)
+    return _receipt(page, outcome.case, immediate_danger=bool(data.get("immediate_danger")))

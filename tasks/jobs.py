@@ -1,0 +1,152 @@
+"""The periodic jobs as plain functions: each opens its own sessions and commits per case or per notice."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from tasks.runtime import unit
+from workflows import cases, notifications
+from workflows.clock import Clock
+from workflows.notifications import PostResult, Webhook
+
+LOG = logging.getLogger("shouhu.tasks")
+
+
+@dataclass
+class SweepReport:
+    fired: int = 0
+    idle: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DeliveryReport:
+    messages: int = 0
+    inbox_items: int = 0
+    webhook_failures: int = 0
+    taken_over: int = 0
+    failed: list[int] = field(default_factory=list)
+
+
+def sweep_timers(
+    *,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    limit: int = 500,
+    max_batches: int = 20,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOG,
+) -> SweepReport:
+    """Fire the due timers of every due case, each case in its own transaction; a failure skips that case."""
+    report = SweepReport()
+    for _ in range(max_batches):
+        with unit(sessions) as session:
+            ids = cases.due_case_ids(session=session, clock=clock, limit=limit)
+        before = report.fired
+        for case_id in ids:
+            _fire_one(sessions, clock, case_id, report, log)
+        if len(ids) < limit or report.fired == before:
+            break
+    if report.fired or report.failed:
+        log.info("定时器巡检：触发 %d 个案件，失败 %d 个", report.fired, len(report.failed))
+    return report
+
+
+def _fire_one(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    case_id: str,
+    report: SweepReport,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> None:
+    try:
+        with unit(sessions) as session:
+            outcome = cases.fire_due_timers(session=session, clock=clock, case_id=case_id)
+    except Exception:  # noqa: BLE001 - one broken case must not stop the others
+        log.exception("案件 %s 的定时器触发失败，已跳过，下次巡检重试", case_id)
+        report.failed.append(case_id)
+        return
+    # A sweep that lost the race to another one finds nothing left to fire (no timer_fired event).
+    if outcome is not None and any(event.type == "timer_fired" for event in outcome.events):
+        report.fired += 1
+    else:
+        report.idle += 1
+
+
+def scan_due_tasks(
+    *, sessions: sessionmaker[Session], clock: Clock, limit: int = 500, max_batches: int = 20
+) -> int:
+    """Stage the due-soon (within 24 h) and overdue notices, each once per task."""
+    total = 0
+    for _ in range(max_batches):
+        with unit(sessions) as session:
+            staged = notifications.scan_due(session=session, clock=clock, limit=limit)
+        total += staged
+        if staged < limit:
+            break
+    return total
+
+
+def deliver_notifications(
+    *,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    webhook: Webhook | None,
+    batch: int = 50,
+    max_batches: int = 20,
+    client: httpx.Client | None = None,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOG,
+) -> DeliveryReport:
+    """Drain the outbox: claim a batch (commit), post each to the webhook, write its inbox rows (commit)."""
+    report = DeliveryReport()
+    for _ in range(max_batches):
+        worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        with unit(sessions) as session:
+            claimed = notifications.claim(session=session, clock=clock, worker=worker, limit=batch)
+            bodies = (
+                {m.id: notifications.webhook_body(m, notifications.recipients(session, m)) for m in claimed}
+                if webhook
+                else {m.id: {} for m in claimed}
+            )
+        for message_id, body in bodies.items():
+            _deliver_one(sessions, clock, webhook, client, worker, message_id, body, report, log)
+        if len(bodies) < batch:
+            break
+    return report
+
+
+def _deliver_one(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    webhook: Webhook | None,
+    client: httpx.Client | None,
+    worker: str,
+    message_id: int,
+    body: dict[str, object],
+    report: DeliveryReport,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> None:
+    try:
+        result = notifications.post_webhook(webhook, body, client=client) if webhook else PostResult(True)
+        if not result.ok:
+            report.webhook_failures += 1
+            log.warning("通知 %s 推送到 webhook 失败：%s", message_id, result.error)
+        with unit(sessions) as session:
+            written = notifications.finish(
+                session=session, clock=clock, message_id=message_id, worker=worker, result=result
+            )
+    except Exception:  # noqa: BLE001 - the claim expires and another drain tries again
+        log.exception("通知 %s 投递失败，稍后重试", message_id)
+        report.failed.append(message_id)
+        return
+    if written is None:
+        report.taken_over += 1
+    else:
+        report.messages += 1
+        report.inbox_items += written

@@ -1,0 +1,63 @@
+"""What a scheduled job runs against: a session factory, a clock and the settings (replaceable in tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflows.clock import Clock, SystemClock
+from workflows.db import make_engine, make_sessionmaker
+from workflows.notifications import Webhook
+from workflows.settings import Settings, get_settings
+
+
+@dataclass
+class Runtime:
+    sessions: sessionmaker[Session]
+    clock: Clock
+    settings: Settings
+
+    @property
+    def webhook(self) -> Webhook | None:
+        s = self.settings
+        return Webhook(s.webhook_url, s.webhook_timeout_seconds, s.webhook_retries) if s.webhook_url else None
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    """The process-wide runtime, built from the environment on first use."""
+    global _current
+    if _current is None:
+        settings = get_settings()
+        _current = Runtime(make_sessionmaker(make_engine(settings.database_url)), SystemClock(), settings)
+    return _current
+
+
+@contextmanager
+def use(runtime: Runtime) -> Iterator[Runtime]:
+    """Run jobs against ``runtime`` inside the block (tests: a fixed clock, the test database)."""
+    global _current
+    previous, _current = _current, runtime
+    try:
+        yield runtime
+    finally:
+        _current = previous
+
+
+@contextmanager
+def unit(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commits when the block ends, rolls back when it raises."""
+    session = sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
