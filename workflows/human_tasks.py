@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workflows.access import Actor, require_visible
-from workflows.actions import act, process_of
+from workflows.actions import act, load_case, process_of
 from workflows.clock import Clock, iso_utc
 from workflows.engine import CaseRun
 from workflows.errors import Conflict, NotFound, PermissionDenied
@@ -115,10 +115,9 @@ def _require_workable(actor: Actor, task: HumanTask) -> None:
                        details={"assignee": task.assignee})
 
 
-def form_of(session: Session, task: HumanTask) -> Form:
+def form_of(session: Session, task: HumanTask, case: Case | None = None) -> Form:
     """The JSON-schema form a task is completed with."""
-    case = session.get(Case, task.case_id)
-    assert case is not None
+    case = case or load_case(session, task.case_id)
     return process_of(session, case).forms.require(task.bpmn_id)
 
 
@@ -170,7 +169,8 @@ def complete(*, session: Session, clock: Clock, actor: Actor, task_id: str, data
             return dict(stored.result)
     task = get_task(session=session, actor=actor, task_id=task_id)
     _require_workable(actor, task)
-    clean = form_of(session, task).validate(data)
+    case = load_case(session, task.case_id)  # held here so the action below finds it in the session
+    clean = form_of(session, task, case).validate(data)
     now = clock.now()
 
     def check(case: Case) -> None:

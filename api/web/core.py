@@ -160,6 +160,8 @@ class Page:
             items.append(("/overview", "辖区概览"))
         if self.actor.has_any("user_admin"):
             items.append(("/users", "账号管理"))
+        if self.actor.has_any("process_admin"):
+            items.append(("/modeler", "流程建模"))
         items.append(("/notifications", "通知"))
         return items
 
