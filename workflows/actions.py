@@ -84,6 +84,8 @@ def act(session: Session, *, case_id: str, now: datetime, actor: str, step: Step
         items.extend(step(case, run))
         planned, sent = messages.plan(run)
         items.extend(sent)
+        if not items:  # nothing happened (e.g. another sweep fired these timers first): write nothing
+            return Outcome(case=case, run=run)
         try:
             outcome = _write(session, case, run, before, items, now=now, task_updates=task_updates or {})
         except _Stale:

@@ -109,6 +109,14 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the schema up to date and register bundled models once, before starting several API workers."""
+    settings = _settings(args.demo)
+    results = bootstrap.prepare(make_engine(settings.database_url), bpmn_dir=settings.bpmn_dir, clock=SystemClock())
+    print(f"数据库已是最新结构；已登记 {len(results)} 个内置流程。")
+    return 0
+
+
 def cmd_verify_all(args: argparse.Namespace) -> int:
     """Verify every case; exit 1 if any fails."""
     from workflows.replay import verify_case
@@ -179,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--password-stdin", action="store_true")
     admin.add_argument("--force", action="store_true")
     admin.set_defaults(func=cmd_create_admin)
+    migrate = sub.add_parser("migrate", help="升级数据库结构并登记内置流程（多进程部署时先运行一次）")
+    migrate.add_argument("--demo", action="store_true")
+    migrate.set_defaults(func=cmd_migrate)
     verify = sub.add_parser("verify-all", help="核验全部案件的日志与状态")
     verify.add_argument("--demo", action="store_true")
     verify.set_defaults(func=cmd_verify_all)

@@ -110,7 +110,8 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_human_tasks_worklist", "status", "role", "jurisdiction_code", "due_at"),)
+    __table_args__ = (Index("ix_human_tasks_worklist", "status", "role", "jurisdiction_code", "due_at"),
+                      Index("ix_human_tasks_due", "status", "due_at"))
 
 
 class CaseEvent(Base):
