@@ -13,6 +13,7 @@ from api.security import read_token
 from workflows.access import Actor
 from workflows.accounts import actor_for
 from workflows.clock import Clock
+from workflows.db import unit_of_work
 from workflows.errors import Unauthenticated
 from workflows.models import User
 from workflows.settings import Settings
@@ -22,15 +23,8 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 def get_session(request: Request) -> Iterator[Session]:
     """The request's unit of work: services flush, this commits once (or rolls back on error)."""
-    session: Session = request.app.state.sessionmaker()
-    try:
+    with unit_of_work(request.app.state.sessionmaker) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_clock(request: Request) -> Clock:
@@ -47,8 +41,9 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def current_user(session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                 token: Annotated[str | None, Depends(oauth2)]) -> User:
+def current_user(
+    session: SessionDep, clock: ClockDep, settings: SettingsDep, token: Annotated[str | None, Depends(oauth2)]
+) -> User:
     """The active user of a valid bearer token whose version is current."""
     if not token:
         raise Unauthenticated("请先登录", code="not_authenticated")

@@ -17,8 +17,14 @@ from workflows.errors import (
     ValidationFailed,
 )
 
-STATUS = [(NotFound, 404), (PermissionDenied, 403), (Unauthenticated, 401), (Conflict, 409),
-          (ValidationFailed, 422), (ModelError, 422)]
+STATUS = [
+    (NotFound, 404),
+    (PermissionDenied, 403),
+    (Unauthenticated, 401),
+    (Conflict, 409),
+    (ValidationFailed, 422),
+    (ModelError, 422),
+]
 
 
 def status_of(exc: DomainError) -> int:
@@ -35,13 +41,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-        return JSONResponse(body(exc.code, exc.message, exc.details), status_code=status_of(exc), headers=headers)
+        return JSONResponse(
+            body(exc.code, exc.message, exc.details), status_code=status_of(exc), headers=headers
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         # A unique key (an event sequence number, an idempotency key) was taken by a concurrent request.
-        return JSONResponse(body("concurrent_change", "数据已被他人同时修改，本次操作未生效，请刷新后重试"),
-                            status_code=409)
+        return JSONResponse(
+            body("concurrent_change", "数据已被他人同时修改，本次操作未生效，请刷新后重试"), status_code=409
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -54,7 +63,14 @@ def install(app: FastAPI) -> None:
 
 
 def _explain(kind: str) -> str:
-    return {"missing": "此项为必填项", "string_type": "应填写文本", "int_parsing": "应填写整数",
-            "dict_type": "应为表单对象", "list_type": "应为列表", "bool_parsing": "应为是/否",
-            "json_invalid": "不是有效的 JSON", "string_too_long": "内容过长",
-            "string_too_short": "内容过短"}.get(kind, "填写有误")
+    return {
+        "missing": "此项为必填项",
+        "string_type": "应填写文本",
+        "int_parsing": "应填写整数",
+        "dict_type": "应为表单对象",
+        "list_type": "应为列表",
+        "bool_parsing": "应为是/否",
+        "json_invalid": "不是有效的 JSON",
+        "string_too_long": "内容过长",
+        "string_too_short": "内容过短",
+    }.get(kind, "填写有误")

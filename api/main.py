@@ -16,8 +16,13 @@ from workflows.db import make_engine, make_sessionmaker
 from workflows.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Session] | None = None,
-               clock: Clock | None = None, prepare: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sessions: sessionmaker[Session] | None = None,
+    clock: Clock | None = None,
+    prepare: bool = True,
+) -> FastAPI:
     """Build the app; with ``prepare`` the schema is migrated and bundled models registered at start-up."""
     settings = settings or get_settings()
     clock = clock or SystemClock()
@@ -34,8 +39,12 @@ def create_app(settings: Settings | None = None, *, sessions: sessionmaker[Sessi
         if engine is not None:
             engine.dispose()
 
-    app = FastAPI(title="守护 Shouhu", version="0.1.0", lifespan=lifespan,
-                  description="儿童保护法定流程的案件引擎 API。错误返回 {code, message, details}，message 为中文。")
+    app = FastAPI(
+        title="守护 Shouhu",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="儿童保护法定流程的案件引擎 API。错误返回 {code, message, details}，message 为中文。",
+    )
     app.state.settings, app.state.sessionmaker, app.state.clock = settings, sessions, clock
     errors.install(app)
     for module in (auth, processes, cases, tasks, users, notifications, children, documents):

@@ -19,11 +19,16 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue_token(*, user_id: int, token_version: int, secret: str, now: datetime, minutes: int) -> tuple[str, datetime]:
+def issue_token(
+    *, user_id: int, token_version: int, secret: str, now: datetime, minutes: int
+) -> tuple[str, datetime]:
     """A token naming the user and their token version, valid for ``minutes``."""
     expires = now + timedelta(minutes=minutes)
-    body = _b64(json.dumps({"sub": user_id, "ver": token_version, "exp": int(expires.timestamp())},
-                           separators=(",", ":")).encode())
+    body = _b64(
+        json.dumps(
+            {"sub": user_id, "ver": token_version, "exp": int(expires.timestamp())}, separators=(",", ":")
+        ).encode()
+    )
     signature = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
     return f"{body}.{signature}", expires
 

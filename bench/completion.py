@@ -76,16 +76,37 @@ def _prepare_service_db(engine: Any, n: int) -> list[str]:
     sessions = make_sessionmaker(engine)
     clock = SystemClock()
     with sessions() as session:
-        version = registry.register(session, key="review_demo", files=registry.read_folder(MODEL),
-                                    source="bundled", actor="system", now=clock.now())
+        version = registry.register(
+            session,
+            key="review_demo",
+            files=registry.read_folder(MODEL),
+            source="bundled",
+            actor="system",
+            now=clock.now(),
+        )
         registry.publish(session, version, actor="system", now=clock.now())
         session.add(Place(code=VILLAGE, name="村", level="village", parent_code=None))
-        accounts.create_user(session=session, clock=clock, actor=SYSTEM, username="bench", display_name="基准",
-                             roles=["village_director"], jurisdiction_code=VILLAGE, password=PASSWORD, certified=True)
+        accounts.create_user(
+            session=session,
+            clock=clock,
+            actor=SYSTEM,
+            username="bench",
+            display_name="基准",
+            roles=["village_director"],
+            jurisdiction_code=VILLAGE,
+            password=PASSWORD,
+            certified=True,
+        )
         director = Actor("bench", frozenset({"village_director"}), VILLAGE)
         for _ in range(n):
-            cases.start_case(session=session, clock=clock, actor=director, process_key="review_demo",
-                             data={"child_name": "甲"}, jurisdiction_code=VILLAGE)
+            cases.start_case(
+                session=session,
+                clock=clock,
+                actor=director,
+                process_key="review_demo",
+                data={"child_name": "甲"},
+                jurisdiction_code=VILLAGE,
+            )
         session.commit()
         return [t.id for t in human_tasks.list_tasks(session=session, actor=director, limit=200).items]
 
@@ -100,7 +121,9 @@ def bench_services(engine: Any, n: int) -> tuple[list[float], float]:
     for task_id in task_ids:
         t0 = time.perf_counter()
         with sessions() as session:
-            human_tasks.complete(session=session, clock=clock, actor=director, task_id=task_id, data={"score": 60})
+            human_tasks.complete(
+                session=session, clock=clock, actor=director, task_id=task_id, data={"score": 60}
+            )
             session.commit()
         samples.append(time.perf_counter() - t0)
     return samples, counter.count / len(task_ids)
@@ -113,8 +136,9 @@ def bench_http(engine: Any, n: int) -> tuple[list[float], float]:
     from workflows.settings import Settings
 
     task_ids = _prepare_service_db(engine, n)
-    app = create_app(Settings(demo=True, database_url=str(engine.url)), sessions=make_sessionmaker(engine),
-                     prepare=False)
+    app = create_app(
+        Settings(demo=True, database_url=str(engine.url)), sessions=make_sessionmaker(engine), prepare=False
+    )
     samples = []
     with TestClient(app) as client:
         token = client.post("/api/auth/token", data={"username": "bench", "password": PASSWORD}).json()
@@ -122,7 +146,9 @@ def bench_http(engine: Any, n: int) -> tuple[list[float], float]:
         counter = StatementCounter(engine)
         for task_id in task_ids:
             t0 = time.perf_counter()
-            response = client.post(f"/api/tasks/{task_id}/complete", headers=headers, json={"data": {"score": 60}})
+            response = client.post(
+                f"/api/tasks/{task_id}/complete", headers=headers, json={"data": {"score": 60}}
+            )
             samples.append(time.perf_counter() - t0)
             assert response.status_code == 200, response.text
     return samples, counter.count / len(task_ids)
@@ -140,13 +166,21 @@ def main(argv: list[str]) -> int:
         folder = Path(tmp)
         engine = _fresh_engine(folder, "bare")
         with Session(engine) as session:
-            version = registry.register(session, key="review_demo", files=registry.read_folder(MODEL),
-                                        source="bundled", actor="system", now=datetime.now(UTC))
+            version = registry.register(
+                session,
+                key="review_demo",
+                files=registry.read_folder(MODEL),
+                source="bundled",
+                actor="system",
+                now=datetime.now(UTC),
+            )
             process = registry.parsed(session, version)
             session.commit()
         runs: dict[str, Callable[[], tuple[list[float], float]]] = {
             "bare engine round trip": lambda: bench_bare(engine, process, n),
-            "services (human_tasks.complete + commit)": lambda: bench_services(_fresh_engine(folder, "svc"), n),
+            "services (human_tasks.complete + commit)": lambda: bench_services(
+                _fresh_engine(folder, "svc"), n
+            ),
             "HTTP POST /api/tasks/{id}/complete": lambda: bench_http(_fresh_engine(folder, "http"), n),
         }
         results = {name: fn() for name, fn in runs.items()}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.clock import Clock, SystemClock
-from workflows.db import make_engine, make_sessionmaker
+from workflows.db import make_engine, make_sessionmaker, unit_of_work
 from workflows.notifications import Webhook
 from workflows.settings import Settings, get_settings
 
@@ -49,15 +49,4 @@ def use(runtime: Runtime) -> Iterator[Runtime]:
         _current = previous
 
 
-@contextmanager
-def unit(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commits when the block ends, rolls back when it raises."""
-    session = sessions()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+unit = unit_of_work  # one transaction per case or batch

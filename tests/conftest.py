@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from tests.support.clock import START  # noqa: E402
-from tests.support.models import DATA  # noqa: E402
+from tests.support.models import DATA, publish_folder  # noqa: E402
 from tests.support.people import client, login, people  # noqa: E402,F401 - shared fixtures
 from workflows import registry  # noqa: E402
 from workflows.clock import FixedClock  # noqa: E402
@@ -34,9 +34,7 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     create_all(engine)
     with Session(engine) as session:
         for name in BUNDLED_FOR_TESTS:
-            version = registry.register(session, key=name, files=registry.read_folder(DATA / name),
-                                        source="bundled", actor="system", now=START)
-            registry.publish(session, version, actor="system", now=START)
+            publish_folder(session, DATA / name, now=START)
         bpmn_dir = Path(os.environ.get("SHOUHU_BPMN_DIR") or Path(__file__).resolve().parent.parent / "bpmn")
         registry.sync_bundled(session, bpmn_dir=bpmn_dir, now=START)
         session.commit()
@@ -49,8 +47,9 @@ def session(db_engine: Engine) -> Iterator[Session]:
     """A session whose work is rolled back after the test (services never commit)."""
     connection = db_engine.connect()
     outer = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
-                      autoflush=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
+    )
     try:
         yield session
     finally:

@@ -61,5 +61,6 @@ def require_visible(actor: Actor, code: str, what: str = "案件") -> None:
 def require_role(actor: Actor, *roles: str, action: str = "执行此操作") -> None:
     if not actor.has_any(*roles):
         labels = "、".join(ROLES.get(r, r) for r in roles)
-        raise PermissionDenied(f"您的角色无权{action}（需要：{labels}）", code="role_required",
-                               details={"roles": list(roles)})
+        raise PermissionDenied(
+            f"您的角色无权{action}（需要：{labels}）", code="role_required", details={"roles": list(roles)}
+        )

@@ -29,8 +29,13 @@ def hash_password(password: str) -> str:
 def actor_for(user: User) -> Actor:
     """The acting identity of an account."""
     needs = bool(CERTIFICATION_REQUIRED & set(user.roles))
-    return Actor(user.username, frozenset(user.roles), user.jurisdiction_code,
-                 certified=user.certified or not needs, display_name=user.display_name)
+    return Actor(
+        user.username,
+        frozenset(user.roles),
+        user.jurisdiction_code,
+        certified=user.certified or not needs,
+        display_name=user.display_name,
+    )
 
 
 def authenticate(*, session: Session, username: str, password: str) -> User:
@@ -62,8 +67,11 @@ class UserChange:
 def _check_roles(roles: list[str]) -> list[str]:
     unknown = [r for r in roles if r not in ROLES]
     if not roles or unknown:
-        raise ValidationFailed("角色无效：" + ("、".join(unknown) if unknown else "至少需要一个角色"),
-                               code="roles_invalid", details={"fields": {"roles": "包含未知角色或为空"}})
+        raise ValidationFailed(
+            "角色无效：" + ("、".join(unknown) if unknown else "至少需要一个角色"),
+            code="roles_invalid",
+            details={"fields": {"roles": "包含未知角色或为空"}},
+        )
     return sorted(set(roles))
 
 
@@ -71,11 +79,15 @@ def _check_place(session: Session, actor: Actor, code: str) -> str:
     try:
         code = normalise_code(code)
     except ValueError as exc:
-        raise ValidationFailed(str(exc), code="jurisdiction_invalid",
-                               details={"fields": {"jurisdiction_code": str(exc)}}) from None
+        raise ValidationFailed(
+            str(exc), code="jurisdiction_invalid", details={"fields": {"jurisdiction_code": str(exc)}}
+        ) from None
     if session.get(Place, code) is None and session.scalar(select(func.count()).select_from(Place)):
-        raise ValidationFailed(f"行政区划 {code} 不存在", code="jurisdiction_unknown",
-                               details={"fields": {"jurisdiction_code": "行政区划不存在"}})
+        raise ValidationFailed(
+            f"行政区划 {code} 不存在",
+            code="jurisdiction_unknown",
+            details={"fields": {"jurisdiction_code": "行政区划不存在"}},
+        )
     if not actor.sees(code):
         raise PermissionDenied("只能在本人辖区内创建或调整账号", code="outside_jurisdiction")
     return code
@@ -83,38 +95,78 @@ def _check_place(session: Session, actor: Actor, code: str) -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise ValidationFailed(f"密码至少 {MIN_PASSWORD} 个字符", code="password_weak",
-                               details={"fields": {"password": f"至少 {MIN_PASSWORD} 个字符"}})
+        raise ValidationFailed(
+            f"密码至少 {MIN_PASSWORD} 个字符",
+            code="password_weak",
+            details={"fields": {"password": f"至少 {MIN_PASSWORD} 个字符"}},
+        )
 
 
-def _log(session: Session, clock: Clock, actor: Actor, user: User, type_: str, payload: dict[str, Any]) -> None:
-    session.add(AccountEvent(at=clock.now(), actor=actor.username, username=user.username, type=type_,
-                             payload=payload))
+def _log(
+    session: Session, clock: Clock, actor: Actor, user: User, type_: str, payload: dict[str, Any]
+) -> None:
+    session.add(
+        AccountEvent(
+            at=clock.now(), actor=actor.username, username=user.username, type=type_, payload=payload
+        )
+    )
 
 
-def create_user(*, session: Session, clock: Clock, actor: Actor, username: str, display_name: str,
-                roles: list[str], jurisdiction_code: str, password: str, certified: bool = False,
-                phone: str | None = None) -> User:
+def create_user(
+    *,
+    session: Session,
+    clock: Clock,
+    actor: Actor,
+    username: str,
+    display_name: str,
+    roles: list[str],
+    jurisdiction_code: str,
+    password: str,
+    certified: bool = False,
+    phone: str | None = None,
+) -> User:
     """Create a real-name account inside the administrator's jurisdiction."""
     require_role(actor, "user_admin", action="管理账号")
     username = username.strip()
     if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
-        raise ValidationFailed("用户名只能包含字母、数字、下划线、点和短横线", code="username_invalid",
-                               details={"fields": {"username": "格式不正确"}})
+        raise ValidationFailed(
+            "用户名只能包含字母、数字、下划线、点和短横线",
+            code="username_invalid",
+            details={"fields": {"username": "格式不正确"}},
+        )
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"用户名 {username} 已被使用", code="username_taken")
     if not display_name.strip():
-        raise ValidationFailed("请填写真实姓名（实名制）", code="name_required",
-                               details={"fields": {"display_name": "此项为必填项"}})
+        raise ValidationFailed(
+            "请填写真实姓名（实名制）",
+            code="name_required",
+            details={"fields": {"display_name": "此项为必填项"}},
+        )
     _check_password(password)
     now = clock.now()
-    user = User(username=username, display_name=display_name.strip(), roles=_check_roles(roles),
-                jurisdiction_code=_check_place(session, actor, jurisdiction_code),
-                password_hash=hash_password(password), active=True, certified=certified, token_version=1,
-                phone=phone, created_at=now, created_by=actor.username, updated_at=now)
+    user = User(
+        username=username,
+        display_name=display_name.strip(),
+        roles=_check_roles(roles),
+        jurisdiction_code=_check_place(session, actor, jurisdiction_code),
+        password_hash=hash_password(password),
+        active=True,
+        certified=certified,
+        token_version=1,
+        phone=phone,
+        created_at=now,
+        created_by=actor.username,
+        updated_at=now,
+    )
     session.add(user)
-    _log(session, clock, actor, user, "user_created", {"roles": user.roles, "jurisdiction": user.jurisdiction_code,
-                                                        "certified": certified})
+    _log(
+        session,
+        clock,
+        actor,
+        user,
+        "user_created",
+        {"roles": user.roles, "jurisdiction": user.jurisdiction_code, "certified": certified},
+    )
     session.flush()
     return user
 
@@ -167,7 +219,9 @@ def update_user(*, session: Session, clock: Clock, actor: Actor, user_id: int, c
     return user
 
 
-def hand_over(*, session: Session, clock: Clock, actor: Actor, user_id: int, successor: str | None) -> list[str]:
+def hand_over(
+    *, session: Session, clock: Clock, actor: Actor, user_id: int, successor: str | None
+) -> list[str]:
     """Move a worker's claimed tasks to a successor (same roles, inside the administrator's jurisdiction)."""
     from workflows import handover
 
@@ -178,24 +232,40 @@ def hand_over(*, session: Session, clock: Clock, actor: Actor, user_id: int, suc
             raise NotFound(f"找不到接替人账号 {successor}", code="successor_not_found")
         if not set(user.roles) & set(heir.roles):
             raise ValidationFailed("接替人须具有相同的角色", code="successor_role_mismatch")
-    moved = handover.release_tasks(session=session, now=clock.now(), username=user.username, successor=successor)
+    moved = handover.release_tasks(
+        session=session, now=clock.now(), username=user.username, successor=successor
+    )
     _log(session, clock, actor, user, "tasks_handed_over", {"successor": successor, "tasks": moved})
     session.flush()
     return moved
 
 
-def list_users(*, session: Session, actor: Actor, limit: int = 100, offset: int = 0) -> tuple[list[User], int]:
+def list_users(
+    *, session: Session, actor: Actor, limit: int = 100, offset: int = 0
+) -> tuple[list[User], int]:
     """Accounts inside the administrator's jurisdiction."""
     require_role(actor, "user_admin", action="管理账号")
     cond = User.jurisdiction_code.startswith(actor.jurisdiction)
     total = session.scalar(select(func.count()).select_from(User).where(cond)) or 0
-    users = session.scalars(select(User).where(cond).order_by(User.jurisdiction_code, User.username)
-                            .limit(min(limit, 500)).offset(offset))
+    users = session.scalars(
+        select(User)
+        .where(cond)
+        .order_by(User.jurisdiction_code, User.username)
+        .limit(min(limit, 500))
+        .offset(offset)
+    )
     return list(users), int(total)
 
 
-def set_certified(*, session: Session, clock: Clock, username: str, certified: bool,
-                  certificate_no: str | None = None, actor: Actor = SYSTEM) -> User:
+def set_certified(
+    *,
+    session: Session,
+    clock: Clock,
+    username: str,
+    certified: bool,
+    certificate_no: str | None = None,
+    actor: Actor = SYSTEM,
+) -> User:
     """Open or close the training gate of a worker (from the onboarding process)."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -204,7 +274,13 @@ def set_certified(*, session: Session, clock: Clock, username: str, certified: b
     user.certified = certified
     user.certificate_no = certificate_no if certified else user.certificate_no
     user.updated_at = clock.now()
-    _log(session, clock, actor, user, "user_certified" if certified else "user_uncertified",
-         {"certificate_no": certificate_no})
+    _log(
+        session,
+        clock,
+        actor,
+        user,
+        "user_certified" if certified else "user_uncertified",
+        {"certificate_no": certificate_no},
+    )
     session.flush()
     return user

@@ -56,8 +56,9 @@ def process_of(session: Session, case: Case) -> ParsedProcess:
 def load_case(session: Session, case_id: str, *, fresh: bool = False) -> Case:
     """The case row (re-read from the database when ``fresh``, else from the session when loaded)."""
     if fresh:
-        case = session.scalars(select(Case).where(Case.id == case_id)
-                               .execution_options(populate_existing=True)).first()
+        case = session.scalars(
+            select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+        ).first()
     else:
         case = session.get(Case, case_id)
     if case is None:
@@ -65,9 +66,18 @@ def load_case(session: Session, case_id: str, *, fresh: bool = False) -> Case:
     return case
 
 
-def act(session: Session, *, case_id: str, now: datetime, actor: str, step: Step,
-        check: Callable[[Case], None] | None = None, task_updates: dict[str, dict[str, Any]] | None = None,
-        fire_due: bool = True, allow_closed: bool = False) -> Outcome:
+def act(
+    session: Session,
+    *,
+    case_id: str,
+    now: datetime,
+    actor: str,
+    step: Step,
+    check: Callable[[Case], None] | None = None,
+    task_updates: dict[str, dict[str, Any]] | None = None,
+    fire_due: bool = True,
+    allow_closed: bool = False,
+) -> Outcome:
     """Run ``step`` on the case, first firing its due timers; retry on a stale version."""
     for attempt in range(MAX_ATTEMPTS):
         case = load_case(session, case_id, fresh=attempt > 0)
@@ -80,7 +90,9 @@ def act(session: Session, *, case_id: str, now: datetime, actor: str, step: Step
         items: list[NewEvent] = []
         if fire_due and case.status == "running" and case.next_due_at is not None and case.next_due_at < now:
             fired = run.fire_timers(now=now)
-            items.append(NewEvent("timer_fired", "system", {"fired": fired.fired_timers, "digest": run.digest()}))
+            items.append(
+                NewEvent("timer_fired", "system", {"fired": fired.fired_timers, "digest": run.digest()})
+            )
         items.extend(step(case, run))
         planned, sent = messages.plan(run)
         items.extend(sent)
@@ -95,21 +107,37 @@ def act(session: Session, *, case_id: str, now: datetime, actor: str, step: Step
     raise Conflict("案件正被他人同时办理，请刷新后重试", code="case_busy")
 
 
-def _write(session: Session, case: Case, run: CaseRun, before: dict[str, Any], items: list[NewEvent], *,
-           now: datetime, task_updates: dict[str, dict[str, Any]]) -> Outcome:
+def _write(
+    session: Session,
+    case: Case,
+    run: CaseRun,
+    before: dict[str, Any],
+    items: list[NewEvent],
+    *,
+    now: datetime,
+    task_updates: dict[str, dict[str, Any]],
+) -> Outcome:
     status = run.status
     if status == "completed" and case.status != "completed":
         items.append(NewEvent("case_completed", "system", {"digest": run.digest()}))
-    events = chain(case.id, last_seq=case.last_event_seq, last_hash=case.last_event_hash, now=now, items=items)
+    events = chain(
+        case.id, last_seq=case.last_event_seq, last_hash=case.last_event_hash, now=now, items=items
+    )
     values: dict[str, Any] = {
-        "version": case.version + 1, "state": run.dump(), "data": run.data(), "status": status,
-        "next_due_at": run.next_due_at() if status == "running" else None, "updated_at": now,
+        "version": case.version + 1,
+        "state": run.dump(),
+        "data": run.data(),
+        "status": status,
+        "next_due_at": run.next_due_at() if status == "running" else None,
+        "updated_at": now,
         "last_event_seq": events[-1].seq if events else case.last_event_seq,
         "last_event_hash": events[-1].hash if events else case.last_event_hash,
     }
     if status == "completed":
         values["completed_at"] = now
-    result = session.execute(update(Case).where(Case.id == case.id, Case.version == case.version).values(**values))
+    result = session.execute(
+        update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)
+    )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise _Stale
     for key, value in values.items():
@@ -122,18 +150,34 @@ def _write(session: Session, case: Case, run: CaseRun, before: dict[str, Any], i
         session.execute(update(HumanTask).where(HumanTask.id == tid).values(status="completed", **upd))
     cancelled = [tid for tid in gone if tid not in completed]
     if cancelled:
-        session.execute(update(HumanTask).where(HumanTask.id.in_(cancelled)).values(status="cancelled", completed_at=now))
-    new_rows = [HumanTask(id=t.id, case_id=case.id, process_key=case.process_key, bpmn_id=t.bpmn_id, name=t.name,
-                          role=t.role or "", jurisdiction_code=case.jurisdiction_code, status="ready",
-                          due_at=t.due_at, created_at=now)
-                for tid, t in after.items() if tid not in before]
+        session.execute(
+            update(HumanTask).where(HumanTask.id.in_(cancelled)).values(status="cancelled", completed_at=now)
+        )
+    new_rows = [
+        HumanTask(
+            id=t.id,
+            case_id=case.id,
+            process_key=case.process_key,
+            bpmn_id=t.bpmn_id,
+            name=t.name,
+            role=t.role or "",
+            jurisdiction_code=case.jurisdiction_code,
+            status="ready",
+            due_at=t.due_at,
+            created_at=now,
+        )
+        for tid, t in after.items()
+        if tid not in before
+    ]
     session.add_all(new_rows)
     notifications.stage(session, case, new_rows, items, now)
     session.flush()
     return Outcome(case=case, run=run, events=items, new_tasks=new_rows)
 
 
-def insert_new_case(session: Session, case: Case, run: CaseRun, items: list[NewEvent], *, now: datetime) -> Outcome:
+def insert_new_case(
+    session: Session, case: Case, run: CaseRun, items: list[NewEvent], *, now: datetime
+) -> Outcome:
     """Write a just-started case with its first events and task rows."""
     planned, sent = messages.plan(run)
     items.extend(sent)
@@ -147,9 +191,21 @@ def insert_new_case(session: Session, case: Case, run: CaseRun, items: list[NewE
     session.add(case)
     session.flush([case])
     session.add_all(events)
-    rows = [HumanTask(id=t.id, case_id=case.id, process_key=case.process_key, bpmn_id=t.bpmn_id, name=t.name,
-                      role=t.role or "", jurisdiction_code=case.jurisdiction_code, status="ready",
-                      due_at=t.due_at, created_at=now) for t in run.open_tasks()]
+    rows = [
+        HumanTask(
+            id=t.id,
+            case_id=case.id,
+            process_key=case.process_key,
+            bpmn_id=t.bpmn_id,
+            name=t.name,
+            role=t.role or "",
+            jurisdiction_code=case.jurisdiction_code,
+            status="ready",
+            due_at=t.due_at,
+            created_at=now,
+        )
+        for t in run.open_tasks()
+    ]
     session.add_all(rows)
     notifications.stage(session, case, rows, items, now)
     session.flush()

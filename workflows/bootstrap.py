@@ -27,7 +27,9 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def prepare(engine: Engine, *, bpmn_dir: Path, clock: Clock, use_migrations: bool = True) -> list[registry.SyncResult]:
+def prepare(
+    engine: Engine, *, bpmn_dir: Path, clock: Clock, use_migrations: bool = True
+) -> list[registry.SyncResult]:
     """Bring the schema up to date and register the bundled process folders (one transaction)."""
     if use_migrations and MIGRATIONS.is_dir():
         upgrade_schema(engine)

@@ -21,11 +21,27 @@ from workflows.forms import START_FORM
 from workflows.models import Case, CaseEvent, HumanTask
 
 # Roles that follow every case of their place; other departments see only cases they are asked to act on.
-CASE_READERS = ("village_director", "village_committee", "township_supervisor", "county_civil_affairs",
-                "city_civil_affairs", "province_civil_affairs", "protection_center", "welfare_institution",
-                "police", "court", "procuratorate", "auditor")
-CORRECTORS = ("village_director", "township_supervisor", "county_civil_affairs", "city_civil_affairs",
-              "protection_center")
+CASE_READERS = (
+    "village_director",
+    "village_committee",
+    "township_supervisor",
+    "county_civil_affairs",
+    "city_civil_affairs",
+    "province_civil_affairs",
+    "protection_center",
+    "welfare_institution",
+    "police",
+    "court",
+    "procuratorate",
+    "auditor",
+)
+CORRECTORS = (
+    "village_director",
+    "township_supervisor",
+    "county_civil_affairs",
+    "city_civil_affairs",
+    "protection_center",
+)
 
 
 def _business_key(process_key: str, case_id: str, now: datetime) -> str:
@@ -33,9 +49,18 @@ def _business_key(process_key: str, case_id: str, now: datetime) -> str:
     return f"{prefix}-{now.astimezone(CST):%Y%m%d}-{case_id[:8].upper()}"
 
 
-def start_case(*, session: Session, clock: Clock, actor: Actor, process_key: str, data: dict[str, Any],
-               jurisdiction_code: str, child_ref: str | None = None, parent_case_id: str | None = None,
-               case_id: str | None = None) -> Outcome:
+def start_case(
+    *,
+    session: Session,
+    clock: Clock,
+    actor: Actor,
+    process_key: str,
+    data: dict[str, Any],
+    jurisdiction_code: str,
+    child_ref: str | None = None,
+    parent_case_id: str | None = None,
+    case_id: str | None = None,
+) -> Outcome:
     """Start a case on the published version after validating ``data`` against its start form."""
     require_visible(actor, jurisdiction_code, "辖区")
     now = clock.now()
@@ -44,13 +69,32 @@ def start_case(*, session: Session, clock: Clock, actor: Actor, process_key: str
     clean = process.forms.require(START_FORM).validate(data)
     case_id = case_id or str(uuid.uuid4())
     run = CaseRun.start(process, case_id=case_id, data=clean, now=now)
-    case = Case(id=case_id, business_key=_business_key(process_key, case_id, now), process_key=process_key,
-                process_version_id=version.id, status="running", jurisdiction_code=jurisdiction_code,
-                child_ref=child_ref, parent_case_id=parent_case_id, version=1, last_event_seq=0,
-                last_event_hash=GENESIS, created_at=now, created_by=actor.username, updated_at=now)
-    payload = {"process_key": process_key, "version": version.content_hash, "data": clean,
-               "jurisdiction_code": jurisdiction_code, "child_ref": child_ref, "parent_case_id": parent_case_id,
-               "business_key": case.business_key, "digest": run.digest()}
+    case = Case(
+        id=case_id,
+        business_key=_business_key(process_key, case_id, now),
+        process_key=process_key,
+        process_version_id=version.id,
+        status="running",
+        jurisdiction_code=jurisdiction_code,
+        child_ref=child_ref,
+        parent_case_id=parent_case_id,
+        version=1,
+        last_event_seq=0,
+        last_event_hash=GENESIS,
+        created_at=now,
+        created_by=actor.username,
+        updated_at=now,
+    )
+    payload = {
+        "process_key": process_key,
+        "version": version.content_hash,
+        "data": clean,
+        "jurisdiction_code": jurisdiction_code,
+        "child_ref": child_ref,
+        "parent_case_id": parent_case_id,
+        "business_key": case.business_key,
+        "digest": run.digest(),
+    }
     return insert_new_case(session, case, run, [NewEvent("case_started", actor.username, payload)], now=now)
 
 
@@ -65,13 +109,18 @@ def fire_due_timers(*, session: Session, clock: Clock, case_id: str) -> Outcome 
 
 def due_case_ids(*, session: Session, clock: Clock, limit: int = 500) -> list[str]:
     """Running cases whose earliest timer is due, by the indexed due-time column."""
-    stmt = (select(Case.id).where(Case.status == "running", Case.next_due_at < clock.now())
-            .order_by(Case.next_due_at).limit(limit))
+    stmt = (
+        select(Case.id)
+        .where(Case.status == "running", Case.next_due_at < clock.now())
+        .order_by(Case.next_due_at)
+        .limit(limit)
+    )
     return list(session.scalars(stmt))
 
 
-def send_message(*, session: Session, clock: Clock, actor: Actor, case_id: str, name: str,
-                 payload: Any) -> Outcome:
+def send_message(
+    *, session: Session, clock: Clock, actor: Actor, case_id: str, name: str, payload: Any
+) -> Outcome:
     """Deliver a message to a case waiting for it (e.g. another department's reply)."""
 
     def check(case: Case) -> None:
@@ -79,18 +128,24 @@ def send_message(*, session: Session, clock: Clock, actor: Actor, case_id: str, 
 
     def step(case: Case, run: CaseRun) -> list[NewEvent]:
         run.receive(name, payload, now=clock.now())
-        return [NewEvent("message_received", actor.username, {"name": name, "payload": payload,
-                                                               "digest": run.digest()})]
+        return [
+            NewEvent(
+                "message_received", actor.username, {"name": name, "payload": payload, "digest": run.digest()}
+            )
+        ]
 
     return act(session, case_id=case_id, now=clock.now(), actor=actor.username, step=step, check=check)
 
 
-def correct_data(*, session: Session, clock: Clock, actor: Actor, case_id: str, changes: dict[str, Any],
-                 reason: str) -> Outcome:
+def correct_data(
+    *, session: Session, clock: Clock, actor: Actor, case_id: str, changes: dict[str, Any], reason: str
+) -> Outcome:
     """Correct submitted values with a reason: a new event; the original submission stays in the log."""
     require_role(actor, *CORRECTORS, action="更正案件数据")
     if not reason or not reason.strip():
-        raise ValidationFailed("更正必须填写理由", code="reason_required", details={"fields": {"reason": "此项为必填项"}})
+        raise ValidationFailed(
+            "更正必须填写理由", code="reason_required", details={"fields": {"reason": "此项为必填项"}}
+        )
     if not changes:
         raise ValidationFailed("没有要更正的内容", code="changes_required")
 
@@ -111,8 +166,13 @@ def correct_data(*, session: Session, clock: Clock, actor: Actor, case_id: str, 
         current = run.data()
         previous = {name: current.get(name) for name in changes}
         run.correct(dict(changes), now=clock.now())
-        return [NewEvent("data_corrected", actor.username,
-                         {"changes": changes, "previous": previous, "reason": reason.strip(), "digest": run.digest()})]
+        return [
+            NewEvent(
+                "data_corrected",
+                actor.username,
+                {"changes": changes, "previous": previous, "reason": reason.strip(), "digest": run.digest()},
+            )
+        ]
 
     return act(session, case_id=case_id, now=clock.now(), actor=actor.username, step=step, check=check)
 
@@ -122,8 +182,11 @@ def get_case(*, session: Session, actor: Actor, case_id: str) -> Case:
     case = load_case(session, case_id)
     require_visible(actor, case.jurisdiction_code)
     if not actor.has_any(*CASE_READERS):
-        involved = session.scalar(select(HumanTask.id).where(HumanTask.case_id == case.id,
-                                                             HumanTask.role.in_(sorted(actor.roles))).limit(1))
+        involved = session.scalar(
+            select(HumanTask.id)
+            .where(HumanTask.case_id == case.id, HumanTask.role.in_(sorted(actor.roles)))
+            .limit(1)
+        )
         if involved is None:
             raise NotFound("找不到该案件", code="case_not_found")
     return case

@@ -25,11 +25,39 @@ from workflows.models import Case, Child, ChildRecord
 from workflows.views import record_access
 
 KEEPERS = ("village_director", "township_supervisor", "county_civil_affairs")
-READERS = (*KEEPERS, "village_committee", "city_civil_affairs", "protection_center", "welfare_institution",
-           "police", "court", "procuratorate", "auditor")
-REVEALERS = ("village_director", "township_supervisor", "county_civil_affairs", "police", "court", "procuratorate")
-FIELDS = ("name", "gender", "birth_date", "id_number", "household", "village_code", "address", "guardians",
-          "carer", "categories", "risk_colour", "notes")
+READERS = (
+    *KEEPERS,
+    "village_committee",
+    "city_civil_affairs",
+    "protection_center",
+    "welfare_institution",
+    "police",
+    "court",
+    "procuratorate",
+    "auditor",
+)
+REVEALERS = (
+    "village_director",
+    "township_supervisor",
+    "county_civil_affairs",
+    "police",
+    "court",
+    "procuratorate",
+)
+FIELDS = (
+    "name",
+    "gender",
+    "birth_date",
+    "id_number",
+    "household",
+    "village_code",
+    "address",
+    "guardians",
+    "carer",
+    "categories",
+    "risk_colour",
+    "notes",
+)
 GENDERS = {"male": "男", "female": "女"}
 HOUSEHOLDS = {"rural": "农业户口", "urban": "非农业户口"}
 COLOURS = ("red", "yellow", "blue", "green")
@@ -84,7 +112,9 @@ def _clean(data: dict[str, Any], *, partial: bool) -> tuple[dict[str, Any], dict
             errors["birth_date"] = "应为日期，格式如 2015-06-01"
     if clean.get("id_number"):
         clean["id_number"] = str(clean["id_number"]).upper()
-        problem = id_number_problem(clean["id_number"], clean.get("birth_date") if "birth_date" not in errors else None)
+        problem = id_number_problem(
+            clean["id_number"], clean.get("birth_date") if "birth_date" not in errors else None
+        )
         if problem:
             errors["id_number"] = problem
     if clean.get("village_code"):
@@ -100,12 +130,31 @@ def _clean(data: dict[str, Any], *, partial: bool) -> tuple[dict[str, Any], dict
     return clean, errors
 
 
-def _record(session: Session, child: Child, *, type_: str, actor: str, now: datetime, payload: dict[str, Any]) -> None:
+def _record(
+    session: Session, child: Child, *, type_: str, actor: str, now: datetime, payload: dict[str, Any]
+) -> None:
     seq = child.last_record_seq + 1
-    digest = event_hash(case_id=child.id, seq=seq, type=type_, actor=actor, occurred_at=now, payload=payload,
-                        prev_hash=child.last_record_hash)
-    session.add(ChildRecord(child_id=child.id, seq=seq, type=type_, actor=actor, occurred_at=now, payload=payload,
-                            prev_hash=child.last_record_hash, hash=digest))
+    digest = event_hash(
+        case_id=child.id,
+        seq=seq,
+        type=type_,
+        actor=actor,
+        occurred_at=now,
+        payload=payload,
+        prev_hash=child.last_record_hash,
+    )
+    session.add(
+        ChildRecord(
+            child_id=child.id,
+            seq=seq,
+            type=type_,
+            actor=actor,
+            occurred_at=now,
+            payload=payload,
+            prev_hash=child.last_record_hash,
+            hash=digest,
+        )
+    )
     child.last_record_seq, child.last_record_hash = seq, digest
 
 
@@ -121,16 +170,33 @@ def register(*, session: Session, clock: Clock, actor: Actor, data: dict[str, An
     if errors:
         raise ValidationFailed("儿童档案填写有误", code="child_invalid", details={"fields": errors})
     require_visible(actor, clean["village_code"], "辖区")
-    if clean.get("id_number") and session.scalar(select(Child.id).where(
-            Child.id_number == clean["id_number"], Child.status == "active")):
-        raise Conflict("已有该身份证号的儿童档案，请勿重复建档（如确属重复，请合并档案）", code="child_duplicate")
+    if clean.get("id_number") and session.scalar(
+        select(Child.id).where(Child.id_number == clean["id_number"], Child.status == "active")
+    ):
+        raise Conflict(
+            "已有该身份证号的儿童档案，请勿重复建档（如确属重复，请合并档案）", code="child_duplicate"
+        )
     now = clock.now()
-    child = Child(id=str(uuid.uuid4()), file_no=_file_no(session, clean["village_code"], now), status="active",
-                  created_at=now, created_by=actor.username, updated_at=now, last_record_seq=0,
-                  last_record_hash=GENESIS, **{k: clean.get(k) for k in FIELDS})
+    child = Child(
+        id=str(uuid.uuid4()),
+        file_no=_file_no(session, clean["village_code"], now),
+        status="active",
+        created_at=now,
+        created_by=actor.username,
+        updated_at=now,
+        last_record_seq=0,
+        last_record_hash=GENESIS,
+        **{k: clean.get(k) for k in FIELDS},
+    )
     session.add(child)
-    _record(session, child, type_="child_registered", actor=actor.username, now=now,
-            payload={k: clean.get(k) for k in FIELDS})
+    _record(
+        session,
+        child,
+        type_="child_registered",
+        actor=actor.username,
+        now=now,
+        payload={k: clean.get(k) for k in FIELDS},
+    )
     session.flush()
     return child
 
@@ -142,13 +208,16 @@ def _visible_child(session: Session, actor: Actor, child_id: str) -> Child:
     return child
 
 
-def update_file(*, session: Session, clock: Clock, actor: Actor, child_id: str, changes: dict[str, Any],
-                reason: str) -> Child:
+def update_file(
+    *, session: Session, clock: Clock, actor: Actor, child_id: str, changes: dict[str, Any], reason: str
+) -> Child:
     """Change a file with a reason; the record keeps the old and new values."""
     require_role(actor, *KEEPERS, action="修改儿童档案")
     child = _visible_child(session, actor, child_id)
     if not reason.strip():
-        raise ValidationFailed("修改档案必须填写理由", code="reason_required", details={"fields": {"reason": "此项为必填项"}})
+        raise ValidationFailed(
+            "修改档案必须填写理由", code="reason_required", details={"fields": {"reason": "此项为必填项"}}
+        )
     clean, errors = _clean(changes, partial=True)
     if errors:
         raise ValidationFailed("儿童档案填写有误", code="child_invalid", details={"fields": errors})
@@ -158,23 +227,45 @@ def update_file(*, session: Session, clock: Clock, actor: Actor, child_id: str, 
     for key, value in clean.items():
         setattr(child, key, value)
     child.updated_at = clock.now()
-    _record(session, child, type_="child_updated", actor=actor.username, now=clock.now(),
-            payload={"changes": clean, "previous": previous, "reason": reason.strip()})
+    _record(
+        session,
+        child,
+        type_="child_updated",
+        actor=actor.username,
+        now=clock.now(),
+        payload={"changes": clean, "previous": previous, "reason": reason.strip()},
+    )
     session.flush()
     return child
 
 
-def add_entry(*, session: Session, clock: Clock, actor: Actor, child_id: str, kind: str, text: str,
-              when: str | None = None) -> None:
+def add_entry(
+    *,
+    session: Session,
+    clock: Clock,
+    actor: Actor,
+    child_id: str,
+    kind: str,
+    text: str,
+    when: str | None = None,
+) -> None:
     """Add a visit, assistance, problem or solution note to the file's work log."""
     require_role(actor, *KEEPERS, action="记录儿童档案")
     if kind not in ("visit", "assistance", "problem", "solution", "note"):
         raise ValidationFailed("记录类型应为 visit、assistance、problem、solution 或 note", code="entry_kind")
     if not text.strip():
-        raise ValidationFailed("记录内容不能为空", code="entry_empty", details={"fields": {"text": "此项为必填项"}})
+        raise ValidationFailed(
+            "记录内容不能为空", code="entry_empty", details={"fields": {"text": "此项为必填项"}}
+        )
     child = _visible_child(session, actor, child_id)
-    _record(session, child, type_=f"child_{kind}", actor=actor.username, now=clock.now(),
-            payload={"text": text.strip(), "date": when})
+    _record(
+        session,
+        child,
+        type_=f"child_{kind}",
+        actor=actor.username,
+        now=clock.now(),
+        payload={"text": text.strip(), "date": when},
+    )
     child.updated_at = clock.now()
     session.flush()
 
@@ -193,36 +284,60 @@ def file_view(*, session: Session, clock: Clock, actor: Actor, child_id: str, en
     record_access(session, clock=clock, actor=actor, endpoint=endpoint, child_ref=child.id)
     data = {k: getattr(child, k) for k in FIELDS}
     data["id_number"] = mask_id(child.id_number)
-    data.update(id=child.id, file_no=child.file_no, status=child.status, merged_into=child.merged_into,
-                created_at=iso_utc(child.created_at), updated_at=iso_utc(child.updated_at))
-    records = list(session.scalars(select(ChildRecord).where(ChildRecord.child_id == child.id).order_by(ChildRecord.seq)))
+    data.update(
+        id=child.id,
+        file_no=child.file_no,
+        status=child.status,
+        merged_into=child.merged_into,
+        created_at=iso_utc(child.created_at),
+        updated_at=iso_utc(child.updated_at),
+    )
+    records = list(
+        session.scalars(select(ChildRecord).where(ChildRecord.child_id == child.id).order_by(ChildRecord.seq))
+    )
     linked = list(session.scalars(select(Case).where(Case.child_ref == child.id).order_by(Case.created_at)))
     return ChildFile(child, data, records, linked)
 
 
-def reveal_id_number(*, session: Session, clock: Clock, actor: Actor, child_id: str, reason: str,
-                     endpoint: str) -> str | None:
+def reveal_id_number(
+    *, session: Session, clock: Clock, actor: Actor, child_id: str, reason: str, endpoint: str
+) -> str | None:
     """The full ID number, only with a reason, written to the access log."""
     require_role(actor, *REVEALERS, action="查看完整身份证号")
     if len(reason.strip()) < 4:
-        raise ValidationFailed("查看完整身份证号须说明理由（至少 4 个字）", code="reason_required",
-                               details={"fields": {"reason": "请说明查看理由"}})
+        raise ValidationFailed(
+            "查看完整身份证号须说明理由（至少 4 个字）",
+            code="reason_required",
+            details={"fields": {"reason": "请说明查看理由"}},
+        )
     child = _visible_child(session, actor, child_id)
-    record_access(session, clock=clock, actor=actor, endpoint=endpoint, child_ref=child.id,
-                  purpose=f"查看身份证号：{reason.strip()}")
+    record_access(
+        session,
+        clock=clock,
+        actor=actor,
+        endpoint=endpoint,
+        child_ref=child.id,
+        purpose=f"查看身份证号：{reason.strip()}",
+    )
     return child.id_number
 
 
-def list_children(*, session: Session, actor: Actor, village_code: str | None = None, limit: int = 50,
-                  offset: int = 0) -> tuple[list[Child], int]:
+def list_children(
+    *, session: Session, actor: Actor, village_code: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[Child], int]:
     """Active files in the actor's jurisdiction (summaries, no ID numbers)."""
     require_role(actor, *READERS, action="查看儿童档案")
     cond = Child.village_code.startswith(village_code or actor.jurisdiction) & (Child.status == "active")
     if village_code:
         require_visible(actor, village_code, "辖区")
     total = session.scalar(select(func.count()).select_from(Child).where(cond)) or 0
-    rows = session.scalars(select(Child).where(cond).order_by(Child.village_code, Child.file_no)
-                           .limit(min(limit, 500)).offset(offset))
+    rows = session.scalars(
+        select(Child)
+        .where(cond)
+        .order_by(Child.village_code, Child.file_no)
+        .limit(min(limit, 500))
+        .offset(offset)
+    )
     return list(rows), int(total)
 
 
@@ -237,12 +352,26 @@ def link_case(*, session: Session, clock: Clock, actor: Actor, case_id: str, chi
     from workflows.events import NewEvent
 
     previous = case.child_ref
-    act(session, case_id=case.id, now=clock.now(), actor=actor.username, fire_due=False,
-        step=lambda c, r: [NewEvent("child_linked", actor.username, {"child_ref": child.id, "previous": previous})])
+    act(
+        session,
+        case_id=case.id,
+        now=clock.now(),
+        actor=actor.username,
+        fire_due=False,
+        step=lambda c, r: [
+            NewEvent("child_linked", actor.username, {"child_ref": child.id, "previous": previous})
+        ],
+    )
     session.execute(update(Case).where(Case.id == case.id).values(child_ref=child.id))
     case.child_ref = child.id
-    _record(session, child, type_="child_case_linked", actor=actor.username, now=clock.now(),
-            payload={"case_id": case.id, "business_key": case.business_key})
+    _record(
+        session,
+        child,
+        type_="child_case_linked",
+        actor=actor.username,
+        now=clock.now(),
+        payload={"case_id": case.id, "business_key": case.business_key},
+    )
     session.flush()
     return case
 
@@ -265,17 +394,50 @@ def merge(*, session: Session, clock: Clock, actor: Actor, keep_id: str, merge_i
     filled = {k: getattr(gone, k) for k in FIELDS if getattr(keep, k) in (None, [], {}) and getattr(gone, k)}
     for key, value in filled.items():
         setattr(keep, key, value)
-    _record(session, keep, type_="child_merged_in", actor=actor.username, now=now,
-            payload={"from": gone.id, "file_no": gone.file_no, "filled": filled, "cases": moved, "reason": reason})
-    _record(session, gone, type_="child_merged_away", actor=actor.username, now=now,
-            payload={"into": keep.id, "file_no": keep.file_no, "reason": reason})
+    _record(
+        session,
+        keep,
+        type_="child_merged_in",
+        actor=actor.username,
+        now=now,
+        payload={
+            "from": gone.id,
+            "file_no": gone.file_no,
+            "filled": filled,
+            "cases": moved,
+            "reason": reason,
+        },
+    )
+    _record(
+        session,
+        gone,
+        type_="child_merged_away",
+        actor=actor.username,
+        now=now,
+        payload={"into": keep.id, "file_no": keep.file_no, "reason": reason},
+    )
     session.flush()
     return keep
 
 
-CSV_COLUMNS = ("name", "gender", "birth_date", "id_number", "household", "village_code", "address",
-               "guardian_name", "guardian_relation", "guardian_phone", "carer_name", "carer_relation",
-               "carer_phone", "categories", "risk_colour", "notes")
+CSV_COLUMNS = (
+    "name",
+    "gender",
+    "birth_date",
+    "id_number",
+    "household",
+    "village_code",
+    "address",
+    "guardian_name",
+    "guardian_relation",
+    "guardian_phone",
+    "carer_name",
+    "carer_relation",
+    "carer_phone",
+    "categories",
+    "risk_colour",
+    "notes",
+)
 
 
 def _row_to_data(row: dict[str, Any]) -> dict[str, Any]:
@@ -283,15 +445,38 @@ def _row_to_data(row: dict[str, Any]) -> dict[str, Any]:
         value = row.get(key)
         return "" if value is None else str(value).strip()
 
-    data: dict[str, Any] = {k: cell(k) for k in ("name", "gender", "birth_date", "id_number", "household",
-                                                  "village_code", "address", "risk_colour", "notes")}
+    data: dict[str, Any] = {
+        k: cell(k)
+        for k in (
+            "name",
+            "gender",
+            "birth_date",
+            "id_number",
+            "household",
+            "village_code",
+            "address",
+            "risk_colour",
+            "notes",
+        )
+    }
     if cell("guardian_name"):
-        data["guardians"] = [{"name": cell("guardian_name"), "relation": cell("guardian_relation"),
-                              "phone": cell("guardian_phone")}]
+        data["guardians"] = [
+            {
+                "name": cell("guardian_name"),
+                "relation": cell("guardian_relation"),
+                "phone": cell("guardian_phone"),
+            }
+        ]
     if cell("carer_name"):
-        data["carer"] = {"name": cell("carer_name"), "relation": cell("carer_relation"), "phone": cell("carer_phone")}
+        data["carer"] = {
+            "name": cell("carer_name"),
+            "relation": cell("carer_relation"),
+            "phone": cell("carer_phone"),
+        }
     if cell("categories"):
-        data["categories"] = [c.strip() for c in cell("categories").replace("；", ";").split(";") if c.strip()]
+        data["categories"] = [
+            c.strip() for c in cell("categories").replace("；", ";").split(";") if c.strip()
+        ]
     return {k: v for k, v in data.items() if v not in ("", None)}
 
 
@@ -303,16 +488,29 @@ def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
         sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
         rows = list(sheet.iter_rows(values_only=True))
         header = [str(h or "").strip() for h in rows[0]] if rows else []
-        return [dict(zip(header, (c.isoformat()[:10] if isinstance(c, datetime | date) else c for c in r),
-                         strict=False)) for r in rows[1:] if any(v not in (None, "") for v in r)]
+        return [
+            dict(
+                zip(
+                    header,
+                    (c.isoformat()[:10] if isinstance(c, datetime | date) else c for c in r),
+                    strict=False,
+                )
+            )
+            for r in rows[1:]
+            if any(v not in (None, "") for v in r)
+        ]
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed("文件应为 UTF-8 编码的 CSV 或 Excel（.xlsx）", code="import_encoding") from None
+        raise ValidationFailed(
+            "文件应为 UTF-8 编码的 CSV 或 Excel（.xlsx）", code="import_encoding"
+        ) from None
     return [row for row in csv.DictReader(io.StringIO(text)) if any((v or "").strip() for v in row.values())]
 
 
-def import_files(*, session: Session, clock: Clock, actor: Actor, filename: str, content: bytes) -> list[Child]:
+def import_files(
+    *, session: Session, clock: Clock, actor: Actor, filename: str, content: bytes
+) -> list[Child]:
     """Register every row, or none: all rows are checked first and errors are reported per row."""
     require_role(actor, *KEEPERS, action="导入儿童档案")
     rows = read_table(filename, content)
@@ -325,23 +523,34 @@ def import_files(*, session: Session, clock: Clock, actor: Actor, filename: str,
         data = _row_to_data(row)
         clean, errors = _clean(data, partial=False)
         errors.update({k: "未知的列" for k in unknown})
-        if clean.get("village_code") and not errors.get("village_code") and not actor.sees(clean["village_code"]):
+        if (
+            clean.get("village_code")
+            and not errors.get("village_code")
+            and not actor.sees(clean["village_code"])
+        ):
             errors["village_code"] = "不在本人辖区"
         if clean.get("id_number") and not errors.get("id_number"):
             if clean["id_number"] in seen:
                 errors["id_number"] = f"与第 {seen[clean['id_number']]} 行重复"
-            elif session.scalar(select(Child.id).where(Child.id_number == clean["id_number"], Child.status == "active")):
+            elif session.scalar(
+                select(Child.id).where(Child.id_number == clean["id_number"], Child.status == "active")
+            ):
                 errors["id_number"] = "系统中已有该身份证号的档案"
             seen.setdefault(clean["id_number"], number)
         if errors:
             problems[str(number)] = errors
     if problems:
-        raise ValidationFailed(f"有 {len(problems)} 行数据有误，未导入任何数据；请修改后重新导入",
-                               code="import_rows_invalid", details={"rows": problems})
+        raise ValidationFailed(
+            f"有 {len(problems)} 行数据有误，未导入任何数据；请修改后重新导入",
+            code="import_rows_invalid",
+            details={"rows": problems},
+        )
     return [register(session=session, clock=clock, actor=actor, data=_row_to_data(row)) for row in rows]
 
 
-def export_csv(*, session: Session, clock: Clock, actor: Actor, village_code: str | None, endpoint: str) -> str:
+def export_csv(
+    *, session: Session, clock: Clock, actor: Actor, village_code: str | None, endpoint: str
+) -> str:
     """The files of a village (or the actor's jurisdiction) for the quarterly update; ID numbers masked."""
     children, _ = list_children(session=session, actor=actor, village_code=village_code, limit=500)
     out = io.StringIO()
@@ -350,11 +559,28 @@ def export_csv(*, session: Session, clock: Clock, actor: Actor, village_code: st
     for child in children:
         guardian = (child.guardians or [{}])[0]
         carer = child.carer or {}
-        writer.writerow([child.file_no, child.name, child.gender or "", child.birth_date or "",
-                         mask_id(child.id_number) or "", child.household or "", child.village_code,
-                         child.address or "", guardian.get("name", ""), guardian.get("relation", ""),
-                         guardian.get("phone", ""), carer.get("name", ""), carer.get("relation", ""),
-                         carer.get("phone", ""), ";".join(child.categories or []), child.risk_colour or "",
-                         child.notes or ""])
-    record_access(session, clock=clock, actor=actor, endpoint=endpoint, purpose=f"导出 {len(children)} 份档案")
+        writer.writerow(
+            [
+                child.file_no,
+                child.name,
+                child.gender or "",
+                child.birth_date or "",
+                mask_id(child.id_number) or "",
+                child.household or "",
+                child.village_code,
+                child.address or "",
+                guardian.get("name", ""),
+                guardian.get("relation", ""),
+                guardian.get("phone", ""),
+                carer.get("name", ""),
+                carer.get("relation", ""),
+                carer.get("phone", ""),
+                ";".join(child.categories or []),
+                child.risk_colour or "",
+                child.notes or "",
+            ]
+        )
+    record_access(
+        session, clock=clock, actor=actor, endpoint=endpoint, purpose=f"导出 {len(children)} 份档案"
+    )
     return "\ufeff" + out.getvalue()

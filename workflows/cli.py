@@ -44,7 +44,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     results = bootstrap.prepare(engine, bpmn_dir=settings.bpmn_dir, clock=SystemClock())
     for result in results:
         if result.action != "unchanged":
-            print(f"流程 {result.key}: {'已发布' if result.action == 'published' else '已登记为草稿'} (版本 {result.version_id})")
+            print(
+                f"流程 {result.key}: {'已发布' if result.action == 'published' else '已登记为草稿'} (版本 {result.version_id})"
+            )
     if settings.demo:
         from workflows import demo
 
@@ -54,12 +56,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         demo.print_accounts(passwords)
     engine.dispose()
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    children = [subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app_factory", "--factory",
-                                  "--host", args.host or settings.host, "--port", str(args.port or settings.port)],
-                                 cwd=REPO_ROOT, env=env)]
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app_factory",
+                "--factory",
+                "--host",
+                args.host or settings.host,
+                "--port",
+                str(args.port or settings.port),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+        )
+    ]
     if not args.no_scheduler and (REPO_ROOT / "tasks" / "serve.py").is_file():
         children.append(subprocess.Popen([sys.executable, "-m", "tasks.serve"], cwd=REPO_ROOT, env=env))
-    print(f"守护 Shouhu 已启动：http://{args.host or settings.host}:{args.port or settings.port}/ （API 文档 /docs）。按 Ctrl+C 停止。")
+    print(
+        f"守护 Shouhu 已启动：http://{args.host or settings.host}:{args.port or settings.port}/ （API 文档 /docs）。按 Ctrl+C 停止。"
+    )
     return _supervise(children)
 
 
@@ -101,9 +119,17 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         admins = [u for u in session.scalars(select(User)) if "user_admin" in u.roles]
         if admins and not args.force:
             sys.exit("已存在账号管理员；请用已有管理员账号创建新账号（或加 --force）。")
-        user = accounts.create_user(session=session, clock=SystemClock(), actor=SYSTEM, username=args.username,
-                                    display_name=args.name, roles=["user_admin", "process_admin"],
-                                    jurisdiction_code=args.jurisdiction, password=password, certified=True)
+        user = accounts.create_user(
+            session=session,
+            clock=SystemClock(),
+            actor=SYSTEM,
+            username=args.username,
+            display_name=args.name,
+            roles=["user_admin", "process_admin"],
+            jurisdiction_code=args.jurisdiction,
+            password=password,
+            certified=True,
+        )
         session.commit()
         print(f"已创建管理员 {user.username}（辖区 {user.jurisdiction_code}）。")
     return 0
@@ -112,7 +138,9 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Bring the schema up to date and register bundled models once, before starting several API workers."""
     settings = _settings(args.demo)
-    results = bootstrap.prepare(make_engine(settings.database_url), bpmn_dir=settings.bpmn_dir, clock=SystemClock())
+    results = bootstrap.prepare(
+        make_engine(settings.database_url), bpmn_dir=settings.bpmn_dir, clock=SystemClock()
+    )
     print(f"数据库已是最新结构；已登记 {len(results)} 个内置流程。")
     return 0
 
@@ -167,7 +195,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     engine.dispose()
     for report in failed:
         print(f"✗ 案件 {report.case_id}: {report.problem} (事件 #{report.seq})")
-    print(f"已从 {args.path} 恢复到 {result.path}；核验 {result.cases - len(failed)}/{result.cases} 个案件通过。")
+    print(
+        f"已从 {args.path} 恢复到 {result.path}；核验 {result.cases - len(failed)}/{result.cases} 个案件通过。"
+    )
     return 1 if failed else 0
 
 

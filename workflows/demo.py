@@ -32,11 +32,19 @@ PLACES = [
     ("500112100201", "统景镇温泉村", "village", "500112100"),
 ]
 VILLAGE, OTHER_VILLAGE, TOWNSHIP, COUNTY = "500111100201", "500111100202", "500111100", "500111"
-_JURISDICTION = {"village_director": VILLAGE, "village_committee": VILLAGE, "township_supervisor": TOWNSHIP,
-                 "city_civil_affairs": "5001", "province_civil_affairs": "50", "auditor": "50"}
-EXTRA_USERS = [("demo_director2", "演示儿童主任（湖光村）", ["village_director"], OTHER_VILLAGE, True),
-               ("demo_trainee", "演示新任儿童主任（未培训）", ["village_director"], VILLAGE, False),
-               ("demo_police_yubei", "演示渝北区公安", ["police"], "500112", True)]
+_JURISDICTION = {
+    "village_director": VILLAGE,
+    "village_committee": VILLAGE,
+    "township_supervisor": TOWNSHIP,
+    "city_civil_affairs": "5001",
+    "province_civil_affairs": "50",
+    "auditor": "50",
+}
+EXTRA_USERS = [
+    ("demo_director2", "演示儿童主任（湖光村）", ["village_director"], OTHER_VILLAGE, True),
+    ("demo_trainee", "演示新任儿童主任（未培训）", ["village_director"], VILLAGE, False),
+    ("demo_police_yubei", "演示渝北区公安", ["police"], "500112", True),
+]
 
 
 def demo_username(role: str) -> str:
@@ -48,7 +56,9 @@ def ensure(session: Session, *, settings: Settings) -> dict[str, str]:
     password_file = settings.data_dir / "demo-password.txt"
     if session.scalar(select(User.id).where(User.username == demo_username("village_director"))) is not None:
         password = password_file.read_text().strip() if password_file.exists() else "（见首次启动时的输出）"
-        return {u.username: password for u in session.scalars(select(User).where(User.username.like("demo_%")))}
+        return {
+            u.username: password for u in session.scalars(select(User).where(User.username.like("demo_%")))
+        }
     password = f"demo-{secrets.token_urlsafe(9)}"
     Path(password_file).parent.mkdir(parents=True, exist_ok=True)
     password_file.write_text(password + "\n")
@@ -59,14 +69,30 @@ def ensure(session: Session, *, settings: Settings) -> dict[str, str]:
     session.flush()
     created = {}
     for role, label in ROLES.items():
-        user = accounts.create_user(session=session, clock=clock, actor=SYSTEM, username=demo_username(role),
-                                    display_name=f"演示{label}", roles=[role],
-                                    jurisdiction_code=_JURISDICTION.get(role, COUNTY), password=password,
-                                    certified=True)
+        user = accounts.create_user(
+            session=session,
+            clock=clock,
+            actor=SYSTEM,
+            username=demo_username(role),
+            display_name=f"演示{label}",
+            roles=[role],
+            jurisdiction_code=_JURISDICTION.get(role, COUNTY),
+            password=password,
+            certified=True,
+        )
         created[user.username] = password
     for username, name, roles, code, certified in EXTRA_USERS:
-        accounts.create_user(session=session, clock=clock, actor=SYSTEM, username=username, display_name=name,
-                             roles=roles, jurisdiction_code=code, password=password, certified=certified)
+        accounts.create_user(
+            session=session,
+            clock=clock,
+            actor=SYSTEM,
+            username=username,
+            display_name=name,
+            roles=roles,
+            jurisdiction_code=code,
+            password=password,
+            certified=certified,
+        )
         created[username] = password
     demo_cases(session)
     return created
@@ -92,15 +118,27 @@ def demo_cases(session: Session) -> list[Case]:
 
 def _walk(session: Session, story: dict[str, Any]) -> Case:
     clock = SystemClock()
-    director = accounts.actor_for(session.scalars(select(User).where(
-        User.username == demo_username("village_director"))).one())
-    outcome = cases.start_case(session=session, clock=clock, actor=director, process_key=story["process_key"],
-                               data=story["start"], jurisdiction_code=story.get("jurisdiction", VILLAGE))
+    director = accounts.actor_for(
+        session.scalars(select(User).where(User.username == demo_username("village_director"))).one()
+    )
+    outcome = cases.start_case(
+        session=session,
+        clock=clock,
+        actor=director,
+        process_key=story["process_key"],
+        data=story["start"],
+        jurisdiction_code=story.get("jurisdiction", VILLAGE),
+    )
     for bpmn_id, data in story["steps"]:
-        task = next(t for t in human_tasks.list_tasks(session=session, actor=SYSTEM, limit=200).items
-                    if t.case_id == outcome.case.id and t.bpmn_id == bpmn_id)
+        task = next(
+            t
+            for t in human_tasks.list_tasks(session=session, actor=SYSTEM, limit=200).items
+            if t.case_id == outcome.case.id and t.bpmn_id == bpmn_id
+        )
         user = session.scalars(select(User).where(User.username == demo_username(task.role))).one()
-        human_tasks.complete(session=session, clock=clock, actor=accounts.actor_for(user), task_id=task.id, data=data)
+        human_tasks.complete(
+            session=session, clock=clock, actor=accounts.actor_for(user), task_id=task.id, data=data
+        )
     return outcome.case
 
 

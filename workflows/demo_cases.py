@@ -4,50 +4,119 @@ from __future__ import annotations
 
 from typing import Any
 
-_REVIEW_RED = {"intake_decision": "accept", "situation": "violence", "without_guardian": False,
-               "immediate_danger": True}
-_POLICE = {"police_arrived_at": "2026-11-20T09:40:00+08:00", "child_located": True, "child_safe": True,
-           "police_measures": ["stop_harm"], "criminal_case_filed": False,
-           "police_note": "到达现场后制止侵害，儿童暂由祖父母照料。"}
-_ASSESS = {"home_visit_date": "2026-11-21", "child_file_status": "existing",
-           "guardian_capacity": "severely_insufficient", "child_needs": ["safety", "psychological"],
-           "assessment_summary": "监护人履职能力明显不足，儿童需要人身安全保护和心理疏导。",
-           "assessment_route": "standard"}
-_DECIDE_CUSTODY = {"assessment_decision": "temporary_custody", "decision_basis": "监护评估结论。",
-                   "legal_aid_referred": True}
-_CUSTODY = {"custody_decision_no": "大足民临监〔2026〕3号", "custody_start_date": "2026-11-22",
-            "custody_grounds": "监护人实施家庭暴力，儿童在家中面临危险。", "placement": "relatives"}
-_RELATIVES = {"relative_name": "演示祖父", "relative_relationship": "祖父", "relative_capacity_confirmed": True,
-              "entrustment_agreement_date": "2026-11-22", "follow_up_director_assigned": True}
-_PETITION = {"petition_type": "protection_order", "petition_grounds": "父亲多次实施家庭暴力。",
-             "petition_filed_on": "2026-11-23", "procuratorate_support_requested": False}
+_REVIEW_RED = {
+    "intake_decision": "accept",
+    "situation": "violence",
+    "without_guardian": False,
+    "immediate_danger": True,
+}
+_POLICE = {
+    "police_arrived_at": "2026-11-20T09:40:00+08:00",
+    "child_located": True,
+    "child_safe": True,
+    "police_measures": ["stop_harm"],
+    "criminal_case_filed": False,
+    "police_note": "到达现场后制止侵害，儿童暂由祖父母照料。",
+}
+_ASSESS = {
+    "home_visit_date": "2026-11-21",
+    "child_file_status": "existing",
+    "guardian_capacity": "severely_insufficient",
+    "child_needs": ["safety", "psychological"],
+    "assessment_summary": "监护人履职能力明显不足，儿童需要人身安全保护和心理疏导。",
+    "assessment_route": "standard",
+}
+_DECIDE_CUSTODY = {
+    "assessment_decision": "temporary_custody",
+    "decision_basis": "监护评估结论。",
+    "legal_aid_referred": True,
+}
+_CUSTODY = {
+    "custody_decision_no": "大足民临监〔2026〕3号",
+    "custody_start_date": "2026-11-22",
+    "custody_grounds": "监护人实施家庭暴力，儿童在家中面临危险。",
+    "placement": "relatives",
+}
+_RELATIVES = {
+    "relative_name": "演示祖父",
+    "relative_relationship": "祖父",
+    "relative_capacity_confirmed": True,
+    "entrustment_agreement_date": "2026-11-22",
+    "follow_up_director_assigned": True,
+}
+_PETITION = {
+    "petition_type": "protection_order",
+    "petition_grounds": "父亲多次实施家庭暴力。",
+    "petition_filed_on": "2026-11-23",
+    "procuratorate_support_requested": False,
+}
 
 
 def _report(name: str, situation: str, danger: bool, text: str) -> dict[str, Any]:
-    return {"reporter_type": "village_director", "reporter_name": "演示报告人", "reporter_phone": "13900000000",
-            "situation": situation, "without_guardian": False, "immediate_danger": danger, "child_known": True,
-            "child_name": name, "location_description": "金龙村三组", "description": text}
+    return {
+        "reporter_type": "village_director",
+        "reporter_name": "演示报告人",
+        "reporter_phone": "13900000000",
+        "situation": situation,
+        "without_guardian": False,
+        "immediate_danger": danger,
+        "child_known": True,
+        "child_name": name,
+        "location_description": "金龙村三组",
+        "description": text,
+    }
 
 
 STORIES: list[dict[str, Any]] = [
-    {"title": "新报告，待救助保护机构受理", "process_key": "guardianship_intervention",
-     "start": _report("演示儿童甲", "living_alone", False, "儿童独自在家多日，无人照料。"), "steps": []},
-    {"title": "红色案件，待公安出警", "process_key": "guardianship_intervention",
-     "start": _report("演示儿童乙", "violence", True, "邻居反映儿童被家长殴打。"),
-     "steps": [("review_report", _REVIEW_RED)]},
-    {"title": "待监护评估", "process_key": "guardianship_intervention",
-     "start": _report("演示儿童丙", "violence", True, "父亲酒后打骂儿童。"),
-     "steps": [("review_report", _REVIEW_RED), ("emergency_response_police", _POLICE)]},
-    {"title": "临时监护中，待法院裁判", "process_key": "guardianship_intervention",
-     "start": _report("演示儿童丁", "violence", True, "父亲多次实施家庭暴力，母亲无力制止。"),
-     "steps": [("review_report", _REVIEW_RED), ("emergency_response_police", _POLICE),
-               ("assess_guardianship", _ASSESS), ("decide_intervention", _DECIDE_CUSTODY),
-               ("decide_temporary_custody", _CUSTODY), ("place_with_relatives", _RELATIVES),
-               ("decide_court_petition", _PETITION)]},
-    {"title": "重复报告，已结案", "process_key": "guardianship_intervention",
-     "start": _report("演示儿童甲", "living_alone", False, "同一情况的再次报告。"),
-     "steps": [("review_report", {"intake_decision": "duplicate", "close_reason": "与前一报告为同一情况。",
-                                  "duplicate_of_case": "演示案件", "situation": "living_alone",
-                                  "without_guardian": False, "immediate_danger": False}),
-               ("notify_reporter", {"notification_method": "not_contactable"})]},
+    {
+        "title": "新报告，待救助保护机构受理",
+        "process_key": "guardianship_intervention",
+        "start": _report("演示儿童甲", "living_alone", False, "儿童独自在家多日，无人照料。"),
+        "steps": [],
+    },
+    {
+        "title": "红色案件，待公安出警",
+        "process_key": "guardianship_intervention",
+        "start": _report("演示儿童乙", "violence", True, "邻居反映儿童被家长殴打。"),
+        "steps": [("review_report", _REVIEW_RED)],
+    },
+    {
+        "title": "待监护评估",
+        "process_key": "guardianship_intervention",
+        "start": _report("演示儿童丙", "violence", True, "父亲酒后打骂儿童。"),
+        "steps": [("review_report", _REVIEW_RED), ("emergency_response_police", _POLICE)],
+    },
+    {
+        "title": "临时监护中，待法院裁判",
+        "process_key": "guardianship_intervention",
+        "start": _report("演示儿童丁", "violence", True, "父亲多次实施家庭暴力，母亲无力制止。"),
+        "steps": [
+            ("review_report", _REVIEW_RED),
+            ("emergency_response_police", _POLICE),
+            ("assess_guardianship", _ASSESS),
+            ("decide_intervention", _DECIDE_CUSTODY),
+            ("decide_temporary_custody", _CUSTODY),
+            ("place_with_relatives", _RELATIVES),
+            ("decide_court_petition", _PETITION),
+        ],
+    },
+    {
+        "title": "重复报告，已结案",
+        "process_key": "guardianship_intervention",
+        "start": _report("演示儿童甲", "living_alone", False, "同一情况的再次报告。"),
+        "steps": [
+            (
+                "review_report",
+                {
+                    "intake_decision": "duplicate",
+                    "close_reason": "与前一报告为同一情况。",
+                    "duplicate_of_case": "演示案件",
+                    "situation": "living_alone",
+                    "without_guardian": False,
+                    "immediate_danger": False,
+                },
+            ),
+            ("notify_reporter", {"notification_method": "not_contactable"}),
+        ],
+    },
 ]

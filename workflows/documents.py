@@ -28,12 +28,24 @@ from workflows.roles import role_label
 from workflows.settings import REPO_ROOT
 
 FORBIDDEN_LABELS = ("留守儿童", "困境儿童")
-ISSUERS = ("village_director", "township_supervisor", "county_civil_affairs", "city_civil_affairs",
-           "protection_center", "welfare_institution", "procuratorate")
+ISSUERS = (
+    "village_director",
+    "township_supervisor",
+    "county_civil_affairs",
+    "city_civil_affairs",
+    "protection_center",
+    "welfare_institution",
+    "procuratorate",
+)
 ATTACHMENT_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-ATTACHMENT_KINDS = {"signed_agreement": "签署的协议", "court_ruling": "法院裁判文书", "photo": "照片",
-                    "certificate": "证明材料", "other": "其他材料"}
+ATTACHMENT_KINDS = {
+    "signed_agreement": "签署的协议",
+    "court_ruling": "法院裁判文书",
+    "photo": "照片",
+    "certificate": "证明材料",
+    "other": "其他材料",
+}
 
 
 @dataclass(frozen=True)
@@ -58,53 +70,83 @@ def _place(session: Session, code: str) -> str:
 
 
 def _receipt(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str, Any]:
-    return {"business_key": case.business_key, "received_at": ctx["created"], "handling_unit": ctx["place"] +
-            " 未成年人救助保护机构"}
+    return {
+        "business_key": case.business_key,
+        "received_at": ctx["created"],
+        "handling_unit": ctx["place"] + " 未成年人救助保护机构",
+    }
 
 
 def _petition(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str, Any]:
-    return {"court_name": ctx["place"] + " 人民法院", "applicant": ctx["place"] + " 民政部门",
-            "respondent": data.get("respondent"), "child_name": data.get("child_name"),
-            "business_key": case.business_key, "grounds": data.get("petition_grounds") or "（见案件材料）",
-            "procuratorate_support": data.get("procuratorate_decision") == "support"}
+    return {
+        "court_name": ctx["place"] + " 人民法院",
+        "applicant": ctx["place"] + " 民政部门",
+        "respondent": data.get("respondent"),
+        "child_name": data.get("child_name"),
+        "business_key": case.business_key,
+        "grounds": data.get("petition_grounds") or "（见案件材料）",
+        "procuratorate_support": data.get("procuratorate_decision") == "support",
+    }
 
 
 def _entrustment(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str, Any]:
-    return {"parents": data.get("parents_names"), "carer_name": data.get("carer_name") or data.get("relative_name"),
-            "carer_relation": data.get("carer_relation") or data.get("relative_relationship"),
-            "child_name": data.get("child_name"), "term": data.get("entrustment_term")}
+    return {
+        "parents": data.get("parents_names"),
+        "carer_name": data.get("carer_name") or data.get("relative_name"),
+        "carer_relation": data.get("carer_relation") or data.get("relative_relationship"),
+        "child_name": data.get("child_name"),
+        "term": data.get("entrustment_term"),
+    }
 
 
 def _certificate(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str, Any]:
     supervisor = data.get("post") in ("township_supervisor", "supervisor")
-    return {"worker_name": data.get("real_name") or data.get("worker_name") or data.get("display_name") or "",
-            "post_label": "儿童督导员" if supervisor else "儿童主任", "place": ctx["place"],
-            "trainer": ctx["place"] + (" 市级民政部门" if supervisor else " 县级民政部门"),
-            "passed_on": data.get("assessment_date") or data.get("passed_on") or ctx["date"],
-            "number": data.get("certificate_no")}
+    return {
+        "worker_name": data.get("real_name") or data.get("worker_name") or data.get("display_name") or "",
+        "post_label": "儿童督导员" if supervisor else "儿童主任",
+        "place": ctx["place"],
+        "trainer": ctx["place"] + (" 市级民政部门" if supervisor else " 县级民政部门"),
+        "passed_on": data.get("assessment_date") or data.get("passed_on") or ctx["date"],
+        "number": data.get("certificate_no"),
+    }
 
 
 def _handover(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str, Any]:
     listed = data.get("accepted_children") or data.get("children") or []
-    return {"from_institution": data.get("county_institution") or data.get("institution_name") or ctx["place"],
-            "to_institution": data.get("city_institution") or "市级儿童福利机构", "business_key": case.business_key,
-            "children": [{"child_ref": c.get("child_ref", ""), "name": c.get("name", "")}
-                         for c in listed if isinstance(c, dict)]}
+    return {
+        "from_institution": data.get("county_institution") or data.get("institution_name") or ctx["place"],
+        "to_institution": data.get("city_institution") or "市级儿童福利机构",
+        "business_key": case.business_key,
+        "children": [
+            {"child_ref": c.get("child_ref", ""), "name": c.get("name", "")}
+            for c in listed
+            if isinstance(c, dict)
+        ],
+    }
 
 
 def _referral(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str, Any]:
     departments = data.get("departments") or data.get("receiving_departments") or []
-    label = "、".join(role_label(d) for d in departments) if isinstance(departments, list) else str(departments)
-    return {"department_label": label or "有关部门", "business_key": case.business_key,
-            "reason": data.get("reason_text") or data.get("referral_reason") or "（见转介材料）",
-            "reply_by": data.get("reply_by") or "规定期限", "contact": ctx["place"] + " 儿童督导员"}
+    label = (
+        "、".join(role_label(d) for d in departments) if isinstance(departments, list) else str(departments)
+    )
+    return {
+        "department_label": label or "有关部门",
+        "business_key": case.business_key,
+        "reason": data.get("reason_text") or data.get("referral_reason") or "（见转介材料）",
+        "reply_by": data.get("reply_by") or "规定期限",
+        "contact": ctx["place"] + " 儿童督导员",
+    }
 
 
 KINDS: dict[str, Kind] = {
     "report_receipt": Kind("强制报告受理回执", "report_receipt.html.j2", "public", _receipt),
-    "petition_protection_order": Kind("人身安全保护令申请书", "petition_protection_order.html.j2", "court", _petition),
-    "petition_revoke_guardianship": Kind("撤销监护人资格申请书", "petition_revoke_guardianship.html.j2", "court",
-                                         _petition),
+    "petition_protection_order": Kind(
+        "人身安全保护令申请书", "petition_protection_order.html.j2", "court", _petition
+    ),
+    "petition_revoke_guardianship": Kind(
+        "撤销监护人资格申请书", "petition_revoke_guardianship.html.j2", "court", _petition
+    ),
     "entrustment_agreement": Kind("委托照护协议", "entrustment_agreement.html.j2", "family", _entrustment),
     "training_certificate": Kind("儿童主任培训合格证", "training_certificate.html.j2", "staff", _certificate),
     "transfer_handover_list": Kind("儿童移交清单", "transfer_handover_list.html.j2", "staff", _handover),
@@ -114,8 +156,13 @@ KINDS: dict[str, Kind] = {
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(REPO_ROOT / "templates"), autoescape=select_autoescape(["html", "j2"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(REPO_ROOT / "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env
 
 
@@ -128,7 +175,9 @@ def render(kind: str, context: dict[str, Any]) -> str:
     html = environment().get_template(f"documents/{spec.template}").render(**context)
     found = [label for label in FORBIDDEN_LABELS if label in html]
     if found:
-        raise ModelError(f"文书“{spec.title}”含有标签化用语（{'、'.join(found)}），已拒绝生成", code="document_labelled")
+        raise ModelError(
+            f"文书“{spec.title}”含有标签化用语（{'、'.join(found)}），已拒绝生成", code="document_labelled"
+        )
     return html
 
 
@@ -137,46 +186,97 @@ def issue(*, session: Session, clock: Clock, actor: Actor, case_id: str, kind: s
     require_role(actor, *ISSUERS, action="出具文书")
     case = cases.get_case(session=session, actor=actor, case_id=case_id)
     now = clock.now()
-    ctx = {"place": _place(session, case.jurisdiction_code), "date": _today(now), "created": _today(case.created_at)}
+    ctx = {
+        "place": _place(session, case.jurisdiction_code),
+        "date": _today(now),
+        "created": _today(case.created_at),
+    }
     spec = KINDS.get(kind)
     if spec is None:
         raise NotFound(f"没有这种文书：{kind}", code="document_kind_unknown")
     context = {"date": ctx["date"], **spec.build(case, dict(case.data or {}), ctx)}
     html = render(kind, context)
     digest = hashlib.sha256(html.encode("utf-8")).hexdigest()
-    document = Document(kind=kind, title=spec.title, jurisdiction_code=case.jurisdiction_code,
-                        period=now.astimezone(CST).strftime("%Y-%m-%d"), content=html, sha256=digest,
-                        created_at=now, created_by=actor.username, case_id=case.id)
+    document = Document(
+        kind=kind,
+        title=spec.title,
+        jurisdiction_code=case.jurisdiction_code,
+        period=now.astimezone(CST).strftime("%Y-%m-%d"),
+        content=html,
+        sha256=digest,
+        created_at=now,
+        created_by=actor.username,
+        case_id=case.id,
+    )
     session.add(document)
     session.flush()
     payload = {"document_id": document.id, "kind": kind, "title": spec.title, "sha256": digest}
-    act(session, case_id=case.id, now=now, actor=actor.username, fire_due=False,
-        step=lambda c, r: [NewEvent("document_issued", actor.username, payload)], allow_closed=True)
+    act(
+        session,
+        case_id=case.id,
+        now=now,
+        actor=actor.username,
+        fire_due=False,
+        step=lambda c, r: [NewEvent("document_issued", actor.username, payload)],
+        allow_closed=True,
+    )
     return document
 
 
-def add_attachment(*, session: Session, clock: Clock, actor: Actor, case_id: str, kind: str, filename: str,
-                   content_type: str, content: bytes) -> Attachment:
+def add_attachment(
+    *,
+    session: Session,
+    clock: Clock,
+    actor: Actor,
+    case_id: str,
+    kind: str,
+    filename: str,
+    content_type: str,
+    content: bytes,
+) -> Attachment:
     """Store an uploaded file (PDF, JPEG or PNG, at most 10 MB) and log `attachment_added` with its sha256."""
     require_role(actor, *ISSUERS, "police", "court", action="上传附件")
     case = cases.get_case(session=session, actor=actor, case_id=case_id)
     if kind not in ATTACHMENT_KINDS:
-        raise ValidationFailed("附件类型应为：" + "、".join(ATTACHMENT_KINDS.values()), code="attachment_kind")
+        raise ValidationFailed(
+            "附件类型应为：" + "、".join(ATTACHMENT_KINDS.values()), code="attachment_kind"
+        )
     if content_type not in ATTACHMENT_TYPES or not _looks_like(content_type, content):
         raise ValidationFailed("只能上传 PDF、JPG 或 PNG 文件", code="attachment_type")
     if not content or len(content) > MAX_ATTACHMENT_BYTES:
         raise ValidationFailed("附件不能为空，且不能超过 10 MB", code="attachment_size")
     now = clock.now()
     digest = hashlib.sha256(content).hexdigest()
-    attachment = Attachment(case_id=case.id, kind=kind, filename=filename[-200:] or "附件", content_type=content_type,
-                            size=len(content), sha256=digest, content=content, uploaded_by=actor.username,
-                            uploaded_at=now)
+    attachment = Attachment(
+        case_id=case.id,
+        kind=kind,
+        filename=filename[-200:] or "附件",
+        content_type=content_type,
+        size=len(content),
+        sha256=digest,
+        content=content,
+        uploaded_by=actor.username,
+        uploaded_at=now,
+    )
     session.add(attachment)
     session.flush()
-    payload = {"attachment_id": attachment.id, "kind": kind, "filename": attachment.filename,
-               "content_type": content_type, "size": len(content), "sha256": digest}
-    act(session, case_id=case.id, now=now, actor=actor.username, fire_due=False,
-        step=lambda c, r: [NewEvent("attachment_added", actor.username, payload)], allow_closed=True)
+    payload = {
+        "attachment_id": attachment.id,
+        "kind": kind,
+        "filename": attachment.filename,
+        "content_type": content_type,
+        "size": len(content),
+        "sha256": digest,
+    }
+    act(
+        session,
+        case_id=case.id,
+        now=now,
+        actor=actor.username,
+        fire_due=False,
+        step=lambda c, r: [NewEvent("attachment_added", actor.username, payload)],
+        allow_closed=True,
+    )
     return attachment
 
 
@@ -188,8 +288,12 @@ def _looks_like(content_type: str, content: bytes) -> bool:
 def case_papers(*, session: Session, actor: Actor, case_id: str) -> tuple[list[Document], list[Attachment]]:
     """The documents and attachments of a case the actor may see."""
     case = cases.get_case(session=session, actor=actor, case_id=case_id)
-    documents = list(session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id)))
-    attachments = list(session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)))
+    documents = list(
+        session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id))
+    )
+    attachments = list(
+        session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id))
+    )
     return documents, attachments
 
 

@@ -25,9 +25,6 @@ from typing import Any
 from SpiffWorkflow import task as _spiff_task_module  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator  # type: ignore[import-untyped]
-from SpiffWorkflow.bpmn.specs.event_definitions.message import (  # type: ignore[import-untyped]
-    MessageEventDefinition,
-)
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.script_engine.python_environment import (  # type: ignore[import-untyped]
     BasePythonScriptEngineEnvironment,
@@ -38,6 +35,9 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (  # type: ignore[imp
     WorkflowConverter,
 )
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.specs.event_definitions.message import (  # type: ignore[import-untyped]
+    MessageEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import (  # type: ignore[import-untyped]
     MultipleEventDefinition,
 )
@@ -233,8 +233,9 @@ _REGISTRY = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _Spe
 _SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
 
 
-def parse_process(key: str, files: Mapping[str, str], content_hash: str,
-                  extra_files: Mapping[str, str] | None = None) -> ParsedProcess:
+def parse_process(
+    key: str, files: Mapping[str, str], content_hash: str, extra_files: Mapping[str, str] | None = None
+) -> ParsedProcess:
     """Parse one version's BPMN, DMN and forms once; ``extra_files`` are the versions it calls."""
     if content_hash in _PARSED:
         return _PARSED[content_hash]
@@ -259,10 +260,13 @@ def parse_process(key: str, files: Mapping[str, str], content_hash: str,
             if getattr(task_spec, "manual", False):
                 props = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
                 parsed.user_tasks[task_spec.bpmn_id] = UserTaskInfo(
-                    bpmn_id=task_spec.bpmn_id, name=task_spec.bpmn_name or task_spec.bpmn_id,
-                    lane=task_spec.lane, due=props.get("due"),
+                    bpmn_id=task_spec.bpmn_id,
+                    name=task_spec.bpmn_name or task_spec.bpmn_id,
+                    lane=task_spec.lane,
+                    due=props.get("due"),
                     instructions=(task_spec.extensions.get("instructionsForEndUser") or "")
-                    if hasattr(task_spec, "extensions") else "",
+                    if hasattr(task_spec, "extensions")
+                    else "",
                 )
     _PARSED[content_hash] = parsed
     return parsed
@@ -281,8 +285,12 @@ def _space_dmn_operators(spec: Any) -> None:
     for _task_id, table in decision_tables(spec):
         for rule in table.rules:
             for entry in rule.inputEntries:
-                entry.lhs = [f" {text.lstrip()}" if isinstance(text, str) and text.lstrip()[:3] in ("in ", "not")
-                             else text for text in entry.lhs]
+                entry.lhs = [
+                    f" {text.lstrip()}"
+                    if isinstance(text, str) and text.lstrip()[:3] in ("in ", "not")
+                    else text
+                    for text in entry.lhs
+                ]
 
 
 def check_expressions(parsed: ParsedProcess) -> list[tuple[str, str]]:
@@ -424,7 +432,9 @@ class CaseRun:
             except (SpiffWorkflowException, SandboxError) as exc:
                 raise _engine_error(exc) from None
             self._steps()
-        fired = sorted(t.task_spec.bpmn_id for t in self._timer_tasks(TaskState.COMPLETED) if t.id not in before)
+        fired = sorted(
+            t.task_spec.bpmn_id for t in self._timer_tasks(TaskState.COMPLETED) if t.id not in before
+        )
         return StepResult(fired_timers=fired)
 
     def receive(self, name: str, payload: Any, *, now: datetime) -> None:
@@ -434,13 +444,18 @@ class CaseRun:
             try:
                 self.workflow.send_event(BpmnEvent(definition, payload=payload))
             except SpiffWorkflowException:
-                raise ValidationFailed(f"该案件当前不在等待消息“{name}”", code="message_not_expected") from None
+                raise ValidationFailed(
+                    f"该案件当前不在等待消息“{name}”", code="message_not_expected"
+                ) from None
             self._steps()
 
     def take_messages(self) -> list[Message]:
         """Messages thrown by the last action for other cases (each is returned once)."""
-        return [Message(e.event_definition.name, e.payload) for e in self.workflow.get_events()
-                if isinstance(e.event_definition, MessageEventDefinition)]
+        return [
+            Message(e.event_definition.name, e.payload)
+            for e in self.workflow.get_events()
+            if isinstance(e.event_definition, MessageEventDefinition)
+        ]
 
     def correct(self, changes: dict[str, Any], *, now: datetime) -> None:
         """Apply corrected values to the live data of the case (completed tasks keep their originals)."""
@@ -479,13 +494,19 @@ class CaseRun:
                     value = SANDBOX.evaluate(info.due, task.data)
                     due = _due_from(value, now)
                 except (SandboxError, ValueError) as exc:
-                    raise ModelError(f"任务 {info.bpmn_id} 的期限表达式无效：{exc}", code="model_due_invalid") from None
+                    raise ModelError(
+                        f"任务 {info.bpmn_id} 的期限表达式无效：{exc}", code="model_due_invalid"
+                    ) from None
             task.internal_data["shouhu_due"] = iso_utc(due) if due else None
 
     def _timer_tasks(self, state: int) -> list[Any]:
         """Catching events (and event-based gateways) in ``state`` that wait on a timer."""
-        return [t for t in self.workflow.get_tasks(state=state)
-                if isinstance(t.task_spec, CatchingEvent) and _has_timer(getattr(t.task_spec, "event_definition", None))]
+        return [
+            t
+            for t in self.workflow.get_tasks(state=state)
+            if isinstance(t.task_spec, CatchingEvent)
+            and _has_timer(getattr(t.task_spec, "event_definition", None))
+        ]
 
     def _waiting_timers(self) -> list[Any]:
         return self._timer_tasks(TaskState.WAITING)
@@ -500,11 +521,15 @@ class CaseRun:
         result = []
         for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
             due = task.internal_data.get("shouhu_due")
-            result.append(OpenTask(
-                id=str(task.id), bpmn_id=task.task_spec.bpmn_id,
-                name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                role=task.task_spec.lane, due_at=parse_iso(due) if due else None,
-            ))
+            result.append(
+                OpenTask(
+                    id=str(task.id),
+                    bpmn_id=task.task_spec.bpmn_id,
+                    name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                    role=task.task_spec.lane,
+                    due_at=parse_iso(due) if due else None,
+                )
+            )
         return result
 
     def next_due_at(self) -> datetime | None:
@@ -532,8 +557,10 @@ class CaseRun:
 
     def completed_user_tasks(self) -> list[dict[str, Any]]:
         """Completed user tasks in tree order with their data (what replay compares)."""
-        return [{"id": str(t.id), "bpmn_id": t.task_spec.bpmn_id, "data": t.data}
-                for t in self.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)]
+        return [
+            {"id": str(t.id), "bpmn_id": t.task_spec.bpmn_id, "data": t.data}
+            for t in self.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)
+        ]
 
     def digest(self) -> str:
         """A short fingerprint of the observable state, logged with every event."""
@@ -552,7 +579,8 @@ def _has_timer(definition: Any) -> bool:
     if isinstance(definition, TimerEventDefinition):
         return True
     return isinstance(definition, MultipleEventDefinition) and any(
-        isinstance(d, TimerEventDefinition) for d in definition.event_definitions)
+        isinstance(d, TimerEventDefinition) for d in definition.event_definitions
+    )
 
 
 def _due_from(value: Any, now: datetime) -> datetime:
@@ -566,7 +594,9 @@ def _due_from(value: Any, now: datetime) -> datetime:
 def duration_of(expression: str) -> timedelta:
     """The length of an ISO-8601 duration such as 'PT24H' (for validation and tests)."""
     start = _real_datetime(2000, 1, 1, tzinfo=UTC)
-    return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(expression), start)
+    return TimerEventDefinition.get_timedelta_from_start(
+        TimerEventDefinition.parse_iso_duration(expression), start
+    )
 
 
 # --- model checks and moving running cases between versions ---------------------------------------
@@ -588,8 +618,9 @@ def schema_errors(tree: Any) -> list[tuple[int | None, str, str]]:
 
 
 # Attributes of a finished step that do not matter to a case that has passed it.
-_COSMETIC = frozenset({"bpmn_name", "description", "documentation", "lane", "extensions", "inputs",
-                       "outputs"})
+_COSMETIC = frozenset(
+    {"bpmn_name", "description", "documentation", "lane", "extensions", "inputs", "outputs"}
+)
 _OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
@@ -671,8 +702,10 @@ def migrate_run(run: CaseRun, new: ParsedProcess, *, now: datetime) -> Migration
     diffs = _diffs(run, new, report)
     if not report.safe:
         return report
-    kept = {task.id: (task.state, task.task_spec.name, deepcopy(task.internal_data), deepcopy(task.data))
-            for task in run.workflow.get_tasks(state=_OPEN)}
+    kept = {
+        task.id: (task.state, task.task_spec.name, deepcopy(task.internal_data), deepcopy(task.data))
+        for task in run.workflow.get_tasks(state=_OPEN)
+    }
     with run.acting(now):
         for workflow, diff, target in diffs:
             migrate_workflow(diff, workflow, target)

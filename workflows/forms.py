@@ -15,8 +15,15 @@ from workflows.errors import ModelError, ValidationFailed
 
 START_FORM = "start"
 _FORMAT_CHECKER = FormatChecker()
-_TYPE_NAMES = {"string": "文本", "integer": "整数", "number": "数字", "boolean": "是/否",
-               "array": "列表", "object": "对象", "null": "空值"}
+_TYPE_NAMES = {
+    "string": "文本",
+    "integer": "整数",
+    "number": "数字",
+    "boolean": "是/否",
+    "array": "列表",
+    "object": "对象",
+    "null": "空值",
+}
 
 
 @dataclass
@@ -53,7 +60,8 @@ class Form:
         if errors:
             raise ValidationFailed(
                 "表单填写有误：" + "；".join(f"{self.title_of(k)}：{v}" for k, v in errors.items()),
-                code="form_invalid", details={"fields": errors},
+                code="form_invalid",
+                details={"fields": errors},
             )
         return json.loads(json.dumps(dict(data)))
 
@@ -71,8 +79,9 @@ class Form:
             "minimum": lambda: f"不能小于 {value}",
             "maximum": lambda: f"不能大于 {value}",
             "pattern": lambda: "格式不正确",
-            "format": lambda: {"date": "应为日期，格式如 2026-01-31",
-                               "date-time": "应为日期时间"}.get(str(value), "格式不正确"),
+            "format": lambda: {"date": "应为日期，格式如 2026-01-31", "date-time": "应为日期时间"}.get(
+                str(value), "格式不正确"
+            ),
             "minItems": lambda: f"至少选择 {value} 项",
             "maxItems": lambda: f"最多选择 {value} 项",
             "additionalProperties": lambda: "表单中有未定义的项",
@@ -92,13 +101,16 @@ class FormSet:
         for name, text in files.items():
             if not (name.startswith("forms/") and name.endswith(".json")):
                 continue
-            key = name[len("forms/"):-len(".json")]
+            key = name[len("forms/") : -len(".json")]
             try:
                 schema = json.loads(text)
                 Draft202012Validator.check_schema(schema)
             except (ValueError, SchemaError) as exc:
-                raise ModelError(f"表单 {name} 不是有效的 JSON Schema：{exc}", code="form_schema_invalid",
-                                 details={"file": name}) from None
+                raise ModelError(
+                    f"表单 {name} 不是有效的 JSON Schema：{exc}",
+                    code="form_schema_invalid",
+                    details={"file": name},
+                ) from None
             forms[key] = Form(key, schema, Draft202012Validator(schema, format_checker=_FORMAT_CHECKER))
         return cls(forms)
 
@@ -113,8 +125,12 @@ class FormSet:
 
     def confidential_fields(self, kind: str = "reporter") -> set[str]:
         """Field names flagged ``x-confidential`` in any form (e.g. the reporter's identity)."""
-        return {name for form in self.forms.values() for name, prop in form.fields.items()
-                if isinstance(prop, dict) and prop.get("x-confidential") == kind}
+        return {
+            name
+            for form in self.forms.values()
+            for name, prop in form.fields.items()
+            if isinstance(prop, dict) and prop.get("x-confidential") == kind
+        }
 
     def declared_fields(self) -> dict[str, dict[str, Any]]:
         """Every field any form of the process declares, with its schema (for corrections)."""

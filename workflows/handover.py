@@ -12,19 +12,28 @@ from workflows.events import NewEvent
 from workflows.models import HumanTask
 
 
-def release_tasks(*, session: Session, now: datetime, username: str, successor: str | None = None) -> list[str]:
+def release_tasks(
+    *, session: Session, now: datetime, username: str, successor: str | None = None
+) -> list[str]:
     """Unclaim (or reassign to ``successor``) every open task claimed by ``username``, logged per case."""
-    tasks = list(session.scalars(select(HumanTask).where(HumanTask.assignee == username,
-                                                         HumanTask.status == "ready")))
+    tasks = list(
+        session.scalars(select(HumanTask).where(HumanTask.assignee == username, HumanTask.status == "ready"))
+    )
+    etype = "task_claimed" if successor else "task_unclaimed"
+    holder = successor or "system"
     for task in tasks:
-        etype = "task_claimed" if successor else "task_unclaimed"
-        actor = successor or "system"
-
-        def step(case, run, task=task, etype=etype):  # type: ignore[no-untyped-def]
-            return [NewEvent("task_handed_over", "system", {"task_id": task.id, "from": username, "to": successor}),
-                    NewEvent(etype, actor, {"task_id": task.id, "bpmn_id": task.bpmn_id})]
-
-        act(session, case_id=task.case_id, now=now, actor="system", step=step, fire_due=False)
+        events = [
+            NewEvent("task_handed_over", "system", {"task_id": task.id, "from": username, "to": successor}),
+            NewEvent(etype, holder, {"task_id": task.id, "bpmn_id": task.bpmn_id}),
+        ]
+        act(
+            session,
+            case_id=task.case_id,
+            now=now,
+            actor="system",
+            step=lambda c, r, e=events: e,
+            fire_due=False,
+        )
         task.assignee, task.claimed_at = successor, (now if successor else None)
     session.flush()
     return [t.id for t in tasks]

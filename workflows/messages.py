@@ -43,8 +43,14 @@ def plan(run: CaseRun) -> tuple[list[Planned], list[NewEvent]]:
     for message in run.take_messages():
         target = str(uuid.uuid4()) if message.name.startswith(START_PREFIX) else None
         planned.append(Planned(message, target))
-    events = [NewEvent("message_sent", "system", {"name": p.message.name, "payload": p.message.payload,
-                                                   "target_case_id": p.target_case_id}) for p in planned]
+    events = [
+        NewEvent(
+            "message_sent",
+            "system",
+            {"name": p.message.name, "payload": p.message.payload, "target_case_id": p.target_case_id},
+        )
+        for p in planned
+    ]
     return planned, events
 
 
@@ -57,10 +63,17 @@ def dispatch(session: Session, now: datetime, source: Case, planned: list[Planne
         if name.startswith(START_PREFIX):
             if not isinstance(payload, dict):
                 raise ModelError(f"消息 {name} 的内容必须是表单数据（字典）", code="message_payload_invalid")
-            cases.start_case(session=session, clock=FixedClock(now), actor=_system(), case_id=item.target_case_id,
-                             process_key=name[len(START_PREFIX):], data=payload,
-                             jurisdiction_code=source.jurisdiction_code, child_ref=source.child_ref,
-                             parent_case_id=source.id)
+            cases.start_case(
+                session=session,
+                clock=FixedClock(now),
+                actor=_system(),
+                case_id=item.target_case_id,
+                process_key=name[len(START_PREFIX) :],
+                data=payload,
+                jurisdiction_code=source.jurisdiction_code,
+                child_ref=source.child_ref,
+                parent_case_id=source.id,
+            )
         elif name in HANDLERS:
             HANDLERS[name](session, now, source, payload)
 
@@ -75,8 +88,13 @@ def _system() -> Any:
 def _worker_certified(session: Session, now: datetime, source: Case, payload: Any) -> None:
     from workflows import accounts
 
-    accounts.set_certified(session=session, clock=FixedClock(now), username=str(payload.get("username")),
-                           certified=True, certificate_no=payload.get("certificate_no"))
+    accounts.set_certified(
+        session=session,
+        clock=FixedClock(now),
+        username=str(payload.get("username")),
+        certified=True,
+        certificate_no=payload.get("certificate_no"),
+    )
 
 
 @handler("worker_left")

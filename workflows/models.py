@@ -110,16 +110,16 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_human_tasks_worklist", "status", "role", "jurisdiction_code", "due_at"),
-                      Index("ix_human_tasks_due", "status", "due_at"))
+    __table_args__ = (
+        Index("ix_human_tasks_worklist", "status", "role", "jurisdiction_code", "due_at"),
+        Index("ix_human_tasks_due", "status", "due_at"),
+    )
 
 
-class CaseEvent(Base):
-    """The append-only, hash-chained case log: one row per input or outcome."""
+class ChainedRecord:
+    """Columns of an append-only, hash-chained log entry (see workflows/events.py)."""
 
-    __tablename__ = "case_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
     seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(64))
@@ -127,6 +127,13 @@ class CaseEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class CaseEvent(ChainedRecord, Base):
+    """The append-only, hash-chained case log: one row per input or outcome."""
+
+    __tablename__ = "case_events"
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
 
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
 
@@ -243,8 +250,10 @@ class InboxItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (UniqueConstraint("outbox_id", "username", name="uq_inbox_outbox_user"),
-                      Index("ix_inbox_user_unread", "username", "read_at", "created_at"))
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "username", name="uq_inbox_outbox_user"),
+        Index("ix_inbox_user_unread", "username", "read_at", "created_at"),
+    )
 
 
 class Document(Base):
@@ -272,7 +281,9 @@ class TaskDraft(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id"))
     username: Mapped[str] = mapped_column(String(64))
-    form_values: Mapped[dict[str, Any]] = mapped_column(JSON)  # the raw form input: name → text or list of texts
+    form_values: Mapped[dict[str, Any]] = mapped_column(
+        JSON
+    )  # the raw form input: name → text or list of texts
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("task_id", "username", name="uq_task_drafts_task_user"),)
@@ -305,19 +316,11 @@ class Child(Base):
     last_record_hash: Mapped[str] = mapped_column(String(64))
 
 
-class ChildRecord(Base):
+class ChildRecord(ChainedRecord, Base):
     """The append-only, hash-chained log of a child's file: registration, changes, visits, merges."""
 
     __tablename__ = "child_records"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     child_id: Mapped[str] = mapped_column(ForeignKey("children.id"))
-    seq: Mapped[int] = mapped_column(Integer)
-    type: Mapped[str] = mapped_column(String(32))
-    actor: Mapped[str] = mapped_column(String(64))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("child_id", "seq", name="uq_child_records_child_seq"),)
 

@@ -39,16 +39,23 @@ class SyncResult:
 
 def read_folder(folder: Path) -> dict[str, str]:
     """The model files of one bundled folder, keyed by their path inside it."""
-    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
-            for p in sorted(folder.rglob("*")) if p.is_file()
-            and (p.suffix in _MODEL_SUFFIXES or p.relative_to(folder).as_posix().startswith(_TEMPLATE_DIR))}
+    return {
+        p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and (p.suffix in _MODEL_SUFFIXES or p.relative_to(folder).as_posix().startswith(_TEMPLATE_DIR))
+    }
 
 
 def called_keys(files: Mapping[str, str], own_key: str) -> list[str]:
     """Process keys that call activities in these files refer to (other than its own processes)."""
     keys = {m for name, text in files.items() if name.endswith(".bpmn") for m in _CALLED.findall(text)}
-    own = {m for name, text in files.items() if name.endswith(".bpmn")
-           for m in re.findall(r'<bpmn:process id="([^"]+)"', text)}
+    own = {
+        m
+        for name, text in files.items()
+        if name.endswith(".bpmn")
+        for m in re.findall(r'<bpmn:process id="([^"]+)"', text)
+    }
     return sorted(keys - own - {own_key})
 
 
@@ -83,7 +90,9 @@ def called_files(session: Session, version: ProcessVersion) -> dict[str, str]:
         called = session.scalar(select(ProcessVersion).where(ProcessVersion.content_hash == called_hash))
         if called is None:
             raise ModelError(f"被调用的流程版本 {called_hash[:12]} 不存在", code="called_version_missing")
-        extra.update({f"{called.process_key}/{n}": t for n, t in called.files.items() if n.endswith((".bpmn", ".dmn"))})
+        extra.update(
+            {f"{called.process_key}/{n}": t for n, t in called.files.items() if n.endswith((".bpmn", ".dmn"))}
+        )
     return extra
 
 
@@ -93,23 +102,41 @@ def parsed(session: Session, version: ProcessVersion) -> ParsedProcess:
     return parse_process(version.process_key, version.files, version.content_hash, extra)
 
 
-def register(session: Session, *, key: str, files: Mapping[str, str], source: str, actor: str,
-             now: datetime, note: str = "") -> ProcessVersion:
+def register(
+    session: Session,
+    *,
+    key: str,
+    files: Mapping[str, str],
+    source: str,
+    actor: str,
+    now: datetime,
+    note: str = "",
+) -> ProcessVersion:
     """Store a version (or return the existing one with the same content); parse-checks it first."""
     calls = [v.content_hash for v in _called_versions(session, files, key)]
     digest = content_hash(files, calls)
     existing = session.scalar(select(ProcessVersion).where(ProcessVersion.content_hash == digest))
     if existing is not None and existing.status != "draft":
         return existing
-    version = existing or ProcessVersion(process_key=key, content_hash=digest, name=key, files=dict(files),
-                                         calls=calls, source=source, status="draft", created_at=now,
-                                         created_by=actor, note=note)
+    version = existing or ProcessVersion(
+        process_key=key,
+        content_hash=digest,
+        name=key,
+        files=dict(files),
+        calls=calls,
+        source=source,
+        status="draft",
+        created_at=now,
+        created_by=actor,
+        note=note,
+    )
     process = parsed(session, version)  # an uploaded draft may never have passed the checks
     problems = validation.check(process)
     if problems:
         raise ModelError(
             "流程模型未通过校验：" + "；".join(f"{p.element}：{p.message}" for p in problems),
-            code="model_invalid", details={"problems": [p.__dict__ for p in problems]},
+            code="model_invalid",
+            details={"problems": [p.__dict__ for p in problems]},
         )
     version.name = process.name
     session.add(version)
@@ -117,14 +144,29 @@ def register(session: Session, *, key: str, files: Mapping[str, str], source: st
     return version
 
 
-def publish(session: Session, version: ProcessVersion, *, actor: str, now: datetime, action: str = "publish",
-            note: str = "") -> None:
+def publish(
+    session: Session,
+    version: ProcessVersion,
+    *,
+    actor: str,
+    now: datetime,
+    action: str = "publish",
+    note: str = "",
+) -> None:
     """Point the process at ``version``: new cases start on it; running cases keep theirs."""
     definition = session.get(ProcessDefinition, version.process_key)
     previous_id = definition.published_version_id if definition is not None else None
-    session.add(ProcessPublication(process_key=version.process_key, version_id=version.id, action=action,
-                                   previous_version_id=previous_id, published_at=now, published_by=actor,
-                                   note=note))
+    session.add(
+        ProcessPublication(
+            process_key=version.process_key,
+            version_id=version.id,
+            action=action,
+            previous_version_id=previous_id,
+            published_at=now,
+            published_by=actor,
+            note=note,
+        )
+    )
     if definition is None:
         definition = ProcessDefinition(key=version.process_key, name=version.name)
         session.add(definition)
@@ -142,13 +184,20 @@ def publish(session: Session, version: ProcessVersion, *, actor: str, now: datet
 def sync_bundled(session: Session, *, bpmn_dir: Path, now: datetime) -> list[SyncResult]:
     """Register every bundled folder; publish it unless an administrator's upload is published."""
     results = []
-    folders = sorted(p for p in bpmn_dir.iterdir() if (p / "process.bpmn").is_file()) if bpmn_dir.is_dir() else []
+    folders = (
+        sorted(p for p in bpmn_dir.iterdir() if (p / "process.bpmn").is_file()) if bpmn_dir.is_dir() else []
+    )
     for folder in _in_call_order(folders):
         key = folder.name
-        version = register(session, key=key, files=read_folder(folder), source="bundled", actor="system", now=now)
+        version = register(
+            session, key=key, files=read_folder(folder), source="bundled", actor="system", now=now
+        )
         definition = session.get(ProcessDefinition, key)
-        current = session.get(ProcessVersion, definition.published_version_id) if definition and \
-            definition.published_version_id else None
+        current = (
+            session.get(ProcessVersion, definition.published_version_id)
+            if definition and definition.published_version_id
+            else None
+        )
         if current is not None and current.id == version.id:
             results.append(SyncResult(key, version.id, "unchanged"))
         elif current is None or current.source == "bundled":

@@ -31,8 +31,15 @@ class Report:
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"case_id": self.case_id, "ok": self.ok, "events": self.events, "problem": self.problem,
-                "seq": self.seq, "event_type": self.event_type, "details": self.details}
+        return {
+            "case_id": self.case_id,
+            "ok": self.ok,
+            "events": self.events,
+            "problem": self.problem,
+            "seq": self.seq,
+            "event_type": self.event_type,
+            "details": self.details,
+        }
 
 
 class _Diverged(Exception):
@@ -86,8 +93,12 @@ def _migrate(run: CaseRun, event: CaseEvent, resolve: Callable[[str], ParsedProc
         raise _Diverged(event, "重放时迁移失败：" + "；".join(report.reasons))
 
 
-def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent],
-            resolve: Callable[[str], ParsedProcess] | None = None) -> tuple[CaseRun, dict[str, str]]:
+def _replay(
+    process: ParsedProcess,
+    case: Case,
+    events: list[CaseEvent],
+    resolve: Callable[[str], ParsedProcess] | None = None,
+) -> tuple[CaseRun, dict[str, str]]:
     """Replay the log; the run starts on the version of ``case_started`` and ends on ``process``."""
     run: CaseRun | None = None
     assignees: dict[str, str] = {}
@@ -109,7 +120,9 @@ def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent],
             elif event.type == "timer_fired":
                 fired = run.fire_timers(now=event.occurred_at).fired_timers
                 if fired != payload.get("fired"):
-                    raise _Diverged(event, "重放时触发的定时器与日志不一致", replayed=fired, logged=payload.get("fired"))
+                    raise _Diverged(
+                        event, "重放时触发的定时器与日志不一致", replayed=fired, logged=payload.get("fired")
+                    )
             elif event.type == "message_received":
                 run.receive(payload["name"], payload["payload"], now=event.occurred_at)
             elif event.type == "message_sent":
@@ -139,8 +152,9 @@ def _replay(process: ParsedProcess, case: Case, events: list[CaseEvent],
     return run, assignees
 
 
-def _compare_stored(session: Session, process: ParsedProcess, case: Case, run: CaseRun,
-                    assignees: dict[str, str]) -> None:
+def _compare_stored(
+    session: Session, process: ParsedProcess, case: Case, run: CaseRun, assignees: dict[str, str]
+) -> None:
     try:
         stored = CaseRun.restore(process, case.state, case_id=case.id)
     except Exception as exc:  # noqa: BLE001 - a damaged state is a finding, not a crash
@@ -148,8 +162,11 @@ def _compare_stored(session: Session, process: ParsedProcess, case: Case, run: C
     checks = [
         ("status", stored.status, run.status),
         ("completed_tasks", stored.completed_user_tasks(), run.completed_user_tasks()),
-        ("open_tasks", sorted((t.id, t.bpmn_id) for t in stored.open_tasks()),
-         sorted((t.id, t.bpmn_id) for t in run.open_tasks())),
+        (
+            "open_tasks",
+            sorted((t.id, t.bpmn_id) for t in stored.open_tasks()),
+            sorted((t.id, t.bpmn_id) for t in run.open_tasks()),
+        ),
         ("data", stored.data(), run.data()),
         ("case_status", case.status, run.status),
         ("case_data", case.data, run.data()),
@@ -157,7 +174,12 @@ def _compare_stored(session: Session, process: ParsedProcess, case: Case, run: C
     for name, have, want in checks:
         if have != want:
             raise _Diverged(None, f"存储的案件（{name}）与日志重放结果不一致", field=name)
-    rows = session.execute(select(HumanTask.id, HumanTask.assignee)
-                           .where(HumanTask.case_id == case.id, HumanTask.status == "ready")).all()
-    if sorted((r.id, r.assignee) for r in rows) != sorted((t.id, assignees.get(t.id)) for t in run.open_tasks()):
+    rows = session.execute(
+        select(HumanTask.id, HumanTask.assignee).where(
+            HumanTask.case_id == case.id, HumanTask.status == "ready"
+        )
+    ).all()
+    if sorted((r.id, r.assignee) for r in rows) != sorted(
+        (t.id, assignees.get(t.id)) for t in run.open_tasks()
+    ):
         raise _Diverged(None, "待办任务记录（human_tasks）与日志重放结果不一致", field="human_tasks")

@@ -28,8 +28,15 @@ ROLES: dict[str, str] = {
 
 # Roles that take in and handle reports may see who reported (the reporter is protected).
 REPORT_HANDLERS: frozenset[str] = frozenset(
-    {"village_director", "township_supervisor", "county_civil_affairs", "protection_center", "police",
-     "procuratorate", "auditor"}
+    {
+        "village_director",
+        "township_supervisor",
+        "county_civil_affairs",
+        "protection_center",
+        "police",
+        "procuratorate",
+        "auditor",
+    }
 )
 
 

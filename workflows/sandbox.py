@@ -79,20 +79,66 @@ _METHODS: dict[type, frozenset[str]] = {
 }
 
 _EXPR_NODES = (
-    ast.Expression, ast.Constant, ast.Name, ast.Load, ast.Store, ast.BinOp, ast.UnaryOp, ast.BoolOp,
-    ast.And, ast.Or, ast.Compare, ast.IfExp, ast.Call, ast.Attribute, ast.Subscript, ast.Slice,
-    ast.List, ast.Tuple, ast.Dict, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
-    ast.comprehension, ast.keyword, *_BINOPS, *_CMPOPS, *_UNARY,
+    ast.Expression,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Store,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.Compare,
+    ast.IfExp,
+    ast.Call,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Slice,
+    ast.List,
+    ast.Tuple,
+    ast.Dict,
+    ast.Set,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.comprehension,
+    ast.keyword,
+    *_BINOPS,
+    *_CMPOPS,
+    *_UNARY,
 )
 _STMT_NODES = (
-    ast.Module, ast.Assign, ast.AugAssign, ast.If, ast.For, ast.While, ast.Break, ast.Continue,
-    ast.Pass, ast.Expr,
+    ast.Module,
+    ast.Assign,
+    ast.AugAssign,
+    ast.If,
+    ast.For,
+    ast.While,
+    ast.Break,
+    ast.Continue,
+    ast.Pass,
+    ast.Expr,
 )
 
 _SAFE_BUILTINS: dict[str, Callable[..., Any]] = {
-    "len": len, "min": min, "max": max, "sum": sum, "abs": abs, "round": round, "int": int,
-    "float": float, "str": str, "bool": bool, "sorted": sorted, "any": any, "all": all,
-    "list": list, "dict": dict, "set": set,
+    "len": len,
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "abs": abs,
+    "round": round,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "sorted": sorted,
+    "any": any,
+    "all": all,
+    "list": list,
+    "dict": dict,
+    "set": set,
 }
 
 
@@ -166,8 +212,13 @@ def _check_size(value: Any) -> Any:
 class _Interpreter:
     """Walks one checked tree with a step budget."""
 
-    def __init__(self, names: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]],
-                 source: str, writable: MutableMapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        names: Mapping[str, Any],
+        functions: Mapping[str, Callable[..., Any]],
+        source: str,
+        writable: MutableMapping[str, Any] | None = None,
+    ) -> None:
         self.names = names
         self.functions = functions
         self.source = source
@@ -178,8 +229,11 @@ class _Interpreter:
     def tick(self, node: ast.AST) -> None:
         self.steps += 1
         if self.steps > MAX_STEPS:
-            raise SandboxError(f"计算步骤超过上限 {MAX_STEPS}（可能是死循环）", source=self.source,
-                               line=getattr(node, "lineno", None))
+            raise SandboxError(
+                f"计算步骤超过上限 {MAX_STEPS}（可能是死循环）",
+                source=self.source,
+                line=getattr(node, "lineno", None),
+            )
 
     # -- statements -------------------------------------------------------------------------------
     def run(self, body: list[ast.stmt]) -> None:
@@ -281,7 +335,9 @@ class _Interpreter:
         if isinstance(node, ast.Subscript):
             return _check_size(self.eval(node.value)[self.eval(node.slice)])
         if isinstance(node, ast.Slice):
-            return slice(*(self.eval(p) if p is not None else None for p in (node.lower, node.upper, node.step)))
+            return slice(
+                *(self.eval(p) if p is not None else None for p in (node.lower, node.upper, node.step))
+            )
         if isinstance(node, ast.List):
             return _check_size([self.eval(e) for e in node.elts])
         if isinstance(node, ast.Tuple):
@@ -291,13 +347,17 @@ class _Interpreter:
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise SandboxError("不允许 ** 展开字典", source=self.source)
-            return _check_size({self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values, strict=True)})  # type: ignore[arg-type]
+            return _check_size(
+                {self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values, strict=True)}
+            )  # type: ignore[arg-type]
         if isinstance(node, ast.ListComp | ast.GeneratorExp):
             return _check_size([value for value in self.comprehension(node.generators, node.elt)])
         if isinstance(node, ast.SetComp):
             return _check_size(set(self.comprehension(node.generators, node.elt)))
         if isinstance(node, ast.DictComp):
-            pairs = self.comprehension(node.generators, ast.Tuple(elts=[node.key, node.value], ctx=ast.Load()))
+            pairs = self.comprehension(
+                node.generators, ast.Tuple(elts=[node.key, node.value], ctx=ast.Load())
+            )
             return _check_size(dict(pairs))
         raise SandboxError(f"不允许的语法：{type(node).__name__}", source=self.source)
 
@@ -447,8 +507,9 @@ class Sandbox:
         tree = compile_expression(source)
         return _Interpreter(names, self.functions, source).eval(tree)
 
-    def execute(self, source: str, data: MutableMapping[str, Any],
-                extra: Mapping[str, Any] | None = None) -> None:
+    def execute(
+        self, source: str, data: MutableMapping[str, Any], extra: Mapping[str, Any] | None = None
+    ) -> None:
         """Run a script whose assignments write into ``data``."""
         tree = compile_script(source)
         names: Mapping[str, Any] = data if not extra else _Layered(data, extra)

@@ -19,19 +19,41 @@ router = APIRouter(prefix="/api/auth", tags=["登录 auth"])
 
 
 def user_out(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "display_name": user.display_name, "roles": user.roles,
-            "role_labels": [role_label(r) for r in user.roles], "jurisdiction_code": user.jurisdiction_code,
-            "active": user.active, "certified": user.certified, "certificate_no": user.certificate_no}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "roles": user.roles,
+        "role_labels": [role_label(r) for r in user.roles],
+        "jurisdiction_code": user.jurisdiction_code,
+        "active": user.active,
+        "certified": user.certified,
+        "certificate_no": user.certificate_no,
+    }
 
 
 @router.post("/token", response_model=TokenOut, responses=ERRORS)
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, clock: ClockDep,
-          settings: SettingsDep) -> dict[str, Any]:
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
     """用户名和密码换取访问令牌。"""
     user = authenticate(session=session, username=form.username, password=form.password)
-    value, expires = issue_token(user_id=user.id, token_version=user.token_version, secret=settings.secret_key,
-                                 now=clock.now(), minutes=settings.token_minutes)
-    return {"access_token": value, "token_type": "bearer", "expires_at": iso_utc(expires), "user": user_out(user)}
+    value, expires = issue_token(
+        user_id=user.id,
+        token_version=user.token_version,
+        secret=settings.secret_key,
+        now=clock.now(),
+        minutes=settings.token_minutes,
+    )
+    return {
+        "access_token": value,
+        "token_type": "bearer",
+        "expires_at": iso_utc(expires),
+        "user": user_out(user),
+    }
 
 
 @router.get("/me", responses=ERRORS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -23,13 +23,27 @@ class IssueIn(BaseModel):
 
 
 def _document(d: Document) -> dict[str, Any]:
-    return {"id": d.id, "kind": d.kind, "title": d.title, "sha256": d.sha256, "created_at": iso_utc(d.created_at),
-            "created_by": d.created_by}
+    return {
+        "id": d.id,
+        "kind": d.kind,
+        "title": d.title,
+        "sha256": d.sha256,
+        "created_at": iso_utc(d.created_at),
+        "created_by": d.created_by,
+    }
 
 
 def _attachment(a: Attachment) -> dict[str, Any]:
-    return {"id": a.id, "kind": a.kind, "filename": a.filename, "content_type": a.content_type, "size": a.size,
-            "sha256": a.sha256, "uploaded_at": iso_utc(a.uploaded_at), "uploaded_by": a.uploaded_by}
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+        "sha256": a.sha256,
+        "uploaded_at": iso_utc(a.uploaded_at),
+        "uploaded_by": a.uploaded_by,
+    }
 
 
 @router.get("/api/documents/kinds")
@@ -39,9 +53,13 @@ def kinds(actor: ActorDep) -> list[dict[str, str]]:
 
 
 @router.post("/api/cases/{case_id}/documents", status_code=201, responses=ERRORS)
-def issue(case_id: str, body: IssueIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+def issue(
+    case_id: str, body: IssueIn, session: SessionDep, clock: ClockDep, actor: ActorDep
+) -> dict[str, Any]:
     """根据案件出具文书（内容哈希记入案件日志）。"""
-    return _document(documents.issue(session=session, clock=clock, actor=actor, case_id=case_id, kind=body.kind))
+    return _document(
+        documents.issue(session=session, clock=clock, actor=actor, case_id=case_id, kind=body.kind)
+    )
 
 
 @router.get("/api/cases/{case_id}/papers", responses=ERRORS)
@@ -52,32 +70,62 @@ def papers(case_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]
 
 
 @router.get("/api/documents/{document_id}", response_class=HTMLResponse, responses=ERRORS)
-def show(document_id: int, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep) -> HTMLResponse:
+def show(
+    document_id: int, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
+) -> HTMLResponse:
     """文书全文（可打印的 HTML；访问会被记录）。"""
     document = documents.get_document(session=session, actor=actor, document_id=document_id)
-    views.record_access(session, clock=clock, actor=actor, endpoint=f"GET {request.url.path}",
-                        case=session.get(Case, document.case_id))
+    views.record_access(
+        session,
+        clock=clock,
+        actor=actor,
+        endpoint=f"GET {request.url.path}",
+        case=session.get(Case, document.case_id),
+    )
     return HTMLResponse(document.content)
 
 
 @router.post("/api/cases/{case_id}/attachments", status_code=201, responses=ERRORS)
-async def upload(case_id: str, kind: str = Form(...), file: UploadFile = File(...), *, session: SessionDep,
-                 clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+async def upload(
+    case_id: str,
+    kind: Annotated[str, Form()],
+    file: Annotated[UploadFile, File()],
+    session: SessionDep,
+    clock: ClockDep,
+    actor: ActorDep,
+) -> dict[str, Any]:
     """上传附件（PDF/JPG/PNG，不超过 10 MB；哈希记入案件日志）。"""
     content = await file.read(documents.MAX_ATTACHMENT_BYTES + 1)
     if len(content) > documents.MAX_ATTACHMENT_BYTES:
         raise ValidationFailed("附件不能超过 10 MB", code="attachment_size")
-    attachment = documents.add_attachment(session=session, clock=clock, actor=actor, case_id=case_id, kind=kind,
-                                          filename=file.filename or "附件", content_type=file.content_type or "",
-                                          content=content)
+    attachment = documents.add_attachment(
+        session=session,
+        clock=clock,
+        actor=actor,
+        case_id=case_id,
+        kind=kind,
+        filename=file.filename or "附件",
+        content_type=file.content_type or "",
+        content=content,
+    )
     return _attachment(attachment)
 
 
 @router.get("/api/attachments/{attachment_id}", responses=ERRORS)
-def download(attachment_id: int, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep) -> Response:
+def download(
+    attachment_id: int, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
+) -> Response:
     """下载附件（访问会被记录）。"""
     attachment = documents.get_attachment(session=session, actor=actor, attachment_id=attachment_id)
-    views.record_access(session, clock=clock, actor=actor, endpoint=f"GET {request.url.path}",
-                        case=session.get(Case, attachment.case_id))
-    return Response(attachment.content, media_type=attachment.content_type,
-                    headers={"Content-Disposition": f"inline; filename*=UTF-8''attachment-{attachment.id}"})
+    views.record_access(
+        session,
+        clock=clock,
+        actor=actor,
+        endpoint=f"GET {request.url.path}",
+        case=session.get(Case, attachment.case_id),
+    )
+    return Response(
+        attachment.content,
+        media_type=attachment.content_type,
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''attachment-{attachment.id}"},
+    )

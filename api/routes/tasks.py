@@ -14,20 +14,35 @@ router = APIRouter(prefix="/api/tasks", tags=["任务 tasks"])
 
 
 @router.get("", responses=ERRORS)
-def list_tasks(session: SessionDep, actor: ActorDep, process_key: str | None = None, mine: bool = False,
-               limit: int = Query(50, ge=1, le=200), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+def list_tasks(
+    session: SessionDep,
+    actor: ActorDep,
+    process_key: str | None = None,
+    mine: bool = False,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
     """本人角色和辖区的待办（含本人已认领的），按期限排序。"""
-    page = human_tasks.list_tasks(session=session, actor=actor, process_key=process_key, mine=mine,
-                                  limit=limit, offset=offset)
-    return {"items": [views.task_summary(t) for t in page.items], "total": page.total, "limit": limit,
-            "offset": offset, "certified": actor.certified}
+    page = human_tasks.list_tasks(
+        session=session, actor=actor, process_key=process_key, mine=mine, limit=limit, offset=offset
+    )
+    return {
+        "items": [views.task_summary(t) for t in page.items],
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "certified": actor.certified,
+    }
 
 
 @router.get("/{task_id}", responses=ERRORS)
-def get_task(task_id: str, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+def get_task(
+    task_id: str, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
+) -> dict[str, Any]:
     """任务详情、表单（JSON Schema）和案件背景（访问会被记录）。"""
-    return views.task_view(session=session, clock=clock, actor=actor, task_id=task_id,
-                           endpoint=f"GET {request.url.path}")
+    return views.task_view(
+        session=session, clock=clock, actor=actor, task_id=task_id, endpoint=f"GET {request.url.path}"
+    )
 
 
 @router.post("/{task_id}/claim", responses=ERRORS)
@@ -43,8 +58,20 @@ def unclaim(task_id: str, session: SessionDep, clock: ClockDep, actor: ActorDep)
 
 
 @router.post("/{task_id}/complete", responses=ERRORS)
-def complete(task_id: str, body: TaskComplete, session: SessionDep, clock: ClockDep, actor: ActorDep,
-             idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> dict[str, Any]:
+def complete(
+    task_id: str,
+    body: TaskComplete,
+    session: SessionDep,
+    clock: ClockDep,
+    actor: ActorDep,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> dict[str, Any]:
     """提交表单并办结任务；同一 Idempotency-Key 重试返回第一次的结果。"""
-    return human_tasks.complete(session=session, clock=clock, actor=actor, task_id=task_id, data=body.data,
-                                idempotency_key=idempotency_key)
+    return human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=actor,
+        task_id=task_id,
+        data=body.data,
+        idempotency_key=idempotency_key,
+    )

@@ -15,8 +15,9 @@ router = APIRouter(prefix="/api/users", tags=["账号 users"])
 
 
 @router.get("", responses=ERRORS)
-def list_users(session: SessionDep, actor: ActorDep, limit: int = Query(100, ge=1, le=500),
-               offset: int = Query(0, ge=0)) -> dict[str, Any]:
+def list_users(
+    session: SessionDep, actor: ActorDep, limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)
+) -> dict[str, Any]:
     """本人辖区内的账号。"""
     users, total = accounts.list_users(session=session, actor=actor, limit=limit, offset=offset)
     return {"items": [user_out(u) for u in users], "total": total}
@@ -25,10 +26,18 @@ def list_users(session: SessionDep, actor: ActorDep, limit: int = Query(100, ge=
 @router.post("", status_code=201, responses=ERRORS)
 def create_user(body: UserCreate, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
     """创建实名账号。"""
-    user = accounts.create_user(session=session, clock=clock, actor=actor, username=body.username,
-                                display_name=body.display_name, roles=body.roles,
-                                jurisdiction_code=body.jurisdiction_code, password=body.password,
-                                certified=body.certified, phone=body.phone)
+    user = accounts.create_user(
+        session=session,
+        clock=clock,
+        actor=actor,
+        username=body.username,
+        display_name=body.display_name,
+        roles=body.roles,
+        jurisdiction_code=body.jurisdiction_code,
+        password=body.password,
+        certified=body.certified,
+        phone=body.phone,
+    )
     return user_out(user)
 
 
@@ -39,21 +48,31 @@ def get_user(user_id: int, session: SessionDep, actor: ActorDep) -> dict[str, An
 
 
 @router.patch("/{user_id}", responses=ERRORS)
-def update_user(user_id: int, body: UserPatch, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+def update_user(
+    user_id: int, body: UserPatch, session: SessionDep, clock: ClockDep, actor: ActorDep
+) -> dict[str, Any]:
     """修改账号（角色、辖区、停用或改密会使其已登录的令牌失效）。"""
     change = accounts.UserChange(**body.model_dump())
-    return user_out(accounts.update_user(session=session, clock=clock, actor=actor, user_id=user_id, change=change))
+    return user_out(
+        accounts.update_user(session=session, clock=clock, actor=actor, user_id=user_id, change=change)
+    )
 
 
 @router.post("/{user_id}/deactivate", responses=ERRORS)
 def deactivate(user_id: int, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
     """停用账号（立即失效）。"""
     change = accounts.UserChange(active=False)
-    return user_out(accounts.update_user(session=session, clock=clock, actor=actor, user_id=user_id, change=change))
+    return user_out(
+        accounts.update_user(session=session, clock=clock, actor=actor, user_id=user_id, change=change)
+    )
 
 
 @router.post("/{user_id}/handover", responses=ERRORS)
-def hand_over(user_id: int, body: HandOver, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+def hand_over(
+    user_id: int, body: HandOver, session: SessionDep, clock: ClockDep, actor: ActorDep
+) -> dict[str, Any]:
     """工作交接：把该账号已认领的任务交给接替人（不指定则退回待办池）。"""
-    moved = accounts.hand_over(session=session, clock=clock, actor=actor, user_id=user_id, successor=body.successor)
+    moved = accounts.hand_over(
+        session=session, clock=clock, actor=actor, user_id=user_id, successor=body.successor
+    )
     return {"moved_tasks": moved, "successor": body.successor}

@@ -15,12 +15,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.web import formfields
 from api.web.core import PageDep, WebRoute, verify_csrf
 from api.web.papers import case_papers
+from workflows import children as registry
 from workflows import views
 from workflows.child_file import child_file, timeline_text
 from workflows.clock import iso_utc
 from workflows.errors import PermissionDenied, ValidationFailed
-
-from workflows import children as registry
 from workflows.models import Child
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])

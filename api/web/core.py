@@ -19,6 +19,7 @@ from api.deps import ClockDep, SessionDep, SettingsDep
 from api.errors import status_of
 from api.web import formfields
 from api.web import session as cookies
+from workflows import notifications
 from workflows.access import Actor
 from workflows.accounts import actor_for
 from workflows.cases import CASE_READERS
@@ -27,8 +28,6 @@ from workflows.errors import DomainError, PermissionDenied
 from workflows.models import User
 from workflows.roles import role_label
 from workflows.settings import REPO_ROOT, Settings
-
-from workflows import notifications
 
 TEMPLATES = Jinja2Templates(directory=str(REPO_ROOT / "templates" / "pages"))
 TEMPLATES.env.filters["when"] = formfields.when

@@ -37,24 +37,43 @@ def test_report_to_court_petition_over_http(client: TestClient, demo_passwords: 
 
     def as_user(username: str) -> dict[str, str]:
         if username not in tokens:
-            response = client.post("/api/auth/token", data={"username": username,
-                                                             "password": demo_passwords[username]})
+            response = client.post(
+                "/api/auth/token", data={"username": username, "password": demo_passwords[username]}
+            )
             assert response.status_code == 200, response.text
             tokens[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
         return tokens[username]
 
     director = as_user("demo_village_director")
-    response = client.post("/api/cases", headers=director, json={
-        "process_key": "guardianship_intervention", "jurisdiction_code": demo.VILLAGE, "data": WALK["start"]})
+    response = client.post(
+        "/api/cases",
+        headers=director,
+        json={
+            "process_key": "guardianship_intervention",
+            "jurisdiction_code": demo.VILLAGE,
+            "data": WALK["start"],
+        },
+    )
     assert response.status_code == 201, response.text
     case_id = response.json()["id"]
     steps = [s for s in WALK["steps"] if s[0] != "__timer__"]
     for bpmn_id, data in steps:
         role_task = None
-        for role in ("protection_center", "police", "village_director", "township_supervisor", "county_civil_affairs",
-                     "procuratorate", "court", "welfare_institution"):
-            items = client.get("/api/tasks", headers=as_user(demo.demo_username(role)),
-                               params={"process_key": "guardianship_intervention", "limit": 200}).json()["items"]
+        for role in (
+            "protection_center",
+            "police",
+            "village_director",
+            "township_supervisor",
+            "county_civil_affairs",
+            "procuratorate",
+            "court",
+            "welfare_institution",
+        ):
+            items = client.get(
+                "/api/tasks",
+                headers=as_user(demo.demo_username(role)),
+                params={"process_key": "guardianship_intervention", "limit": 200},
+            ).json()["items"]
             role_task = next((t for t in items if t["case_id"] == case_id and t["bpmn_id"] == bpmn_id), None)
             if role_task:
                 break

@@ -16,9 +16,15 @@ Login = Callable[[str], dict[str, str]]
 
 
 def start_case(client: TestClient, login: Login) -> dict:
-    response = client.post("/api/cases", headers=login("director"), json={
-        "process_key": "review_demo", "jurisdiction_code": VILLAGE,
-        "data": {"child_name": "小明", "reporter_name": "张三"}})
+    response = client.post(
+        "/api/cases",
+        headers=login("director"),
+        json={
+            "process_key": "review_demo",
+            "jurisdiction_code": VILLAGE,
+            "data": {"child_name": "小明", "reporter_name": "张三"},
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -35,17 +41,29 @@ def test_whole_case_over_http(client: TestClient, login: Login, clock: FixedCloc
     [task] = my_tasks(client, login("director"))
     detail = client.get(f"/api/tasks/{task['id']}", headers=login("director")).json()
     assert detail["form"]["properties"]["score"]["title"] == "评分" and detail["instructions"] == "填写评分。"
-    assert client.post(f"/api/tasks/{task['id']}/claim", headers=login("director")).json()["assignee"] == "director"
-    done = client.post(f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"score": 90}})
+    assert (
+        client.post(f"/api/tasks/{task['id']}/claim", headers=login("director")).json()["assignee"]
+        == "director"
+    )
+    done = client.post(
+        f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"score": 90}}
+    )
     assert done.status_code == 200, done.text
     assert {t["bpmn_id"] for t in done.json()["next_tasks"]} == {"police_check", "center_check"}
     for who in ("police", "center"):
         [task] = my_tasks(client, login(who))
-        response = client.post(f"/api/tasks/{task['id']}/complete", headers=login(who),
-                               json={"data": {f"{task['bpmn_id']}_result": "已处置"}})
+        response = client.post(
+            f"/api/tasks/{task['id']}/complete",
+            headers=login(who),
+            json={"data": {f"{task['bpmn_id']}_result": "已处置"}},
+        )
         assert response.status_code == 200, response.text
     [task] = my_tasks(client, login("director"))
-    client.post(f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"close_result": "结案"}})
+    client.post(
+        f"/api/tasks/{task['id']}/complete",
+        headers=login("director"),
+        json={"data": {"close_result": "结案"}},
+    )
     final = client.get(f"/api/cases/{case['id']}", headers=login("director")).json()
     assert final["status"] == "completed" and final["open_tasks"] == []
     history = client.get(f"/api/cases/{case['id']}/history", headers=login("director")).json()
@@ -73,7 +91,9 @@ def test_expired_token_is_refused(client: TestClient, login: Login, clock: Fixed
 def test_403_for_the_wrong_role(client: TestClient, login: Login) -> None:
     start_case(client, login)
     [task] = my_tasks(client, login("director"))
-    response = client.post(f"/api/tasks/{task['id']}/complete", headers=login("county"), json={"data": {"score": 1}})
+    response = client.post(
+        f"/api/tasks/{task['id']}/complete", headers=login("county"), json={"data": {"score": 1}}
+    )
     assert response.status_code == 403 and "儿童主任" in response.json()["message"]
 
 
@@ -85,32 +105,44 @@ def test_404_across_jurisdictions(client: TestClient, login: Login) -> None:
         assert client.get(f"/api/tasks/{task['id']}", headers=login(who)).status_code == 404
         assert client.get(f"/api/cases/{case['id']}/history", headers=login(who)).status_code == 404
     assert my_tasks(client, login("neighbour")) == []
-    response = client.post("/api/cases", headers=login("neighbour"), json={
-        "process_key": "review_demo", "jurisdiction_code": VILLAGE, "data": {"child_name": "x"}})
+    response = client.post(
+        "/api/cases",
+        headers=login("neighbour"),
+        json={"process_key": "review_demo", "jurisdiction_code": VILLAGE, "data": {"child_name": "x"}},
+    )
     assert response.status_code == 404
 
 
 def test_409_when_completed_twice_and_422_in_chinese(client: TestClient, login: Login) -> None:
     start_case(client, login)
     [task] = my_tasks(client, login("director"))
-    bad = client.post(f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"score": "高"}})
+    bad = client.post(
+        f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"score": "高"}}
+    )
     assert bad.status_code == 422
     assert bad.json()["details"]["fields"] == {"score": "应填写整数"} and "评分" in bad.json()["message"]
-    ok = client.post(f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"score": 10}})
+    ok = client.post(
+        f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"score": 10}}
+    )
     assert ok.status_code == 200
-    again = client.post(f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"score": 10}})
+    again = client.post(
+        f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"score": 10}}
+    )
     assert again.status_code == 409 and "已办结" in again.json()["message"]
 
 
-def test_idempotent_retry_returns_the_first_result(client: TestClient, login: Login, session: Session) -> None:
+def test_idempotent_retry_returns_the_first_result(
+    client: TestClient, login: Login, session: Session
+) -> None:
     case = start_case(client, login)
     [task] = my_tasks(client, login("director"))
     headers = {**login("director"), "Idempotency-Key": "retry-7"}
     first = client.post(f"/api/tasks/{task['id']}/complete", headers=headers, json={"data": {"score": 55}})
     second = client.post(f"/api/tasks/{task['id']}/complete", headers=headers, json={"data": {"score": 55}})
     assert first.status_code == second.status_code == 200 and first.json() == second.json()
-    completed = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case["id"],
-                                                        CaseEvent.type == "task_completed")).all()
+    completed = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case["id"], CaseEvent.type == "task_completed")
+    ).all()
     assert len(completed) == 1
 
 
@@ -125,7 +157,10 @@ def test_reporter_is_hidden_from_roles_that_do_not_handle_reports(client: TestCl
     case = start_case(client, login)
     [task] = my_tasks(client, login("director"))
     client.post(f"/api/tasks/{task['id']}/complete", headers=login("director"), json={"data": {"score": 90}})
-    assert client.get(f"/api/cases/{case['id']}", headers=login("police")).json()["data"]["reporter_name"] == "张三"
+    assert (
+        client.get(f"/api/cases/{case['id']}", headers=login("police")).json()["data"]["reporter_name"]
+        == "张三"
+    )
     court_view = client.get(f"/api/cases/{case['id']}", headers=login("court")).json()
     assert court_view["data"]["child_name"] == "小明" and "reporter_name" not in court_view["data"]
     history = client.get(f"/api/cases/{case['id']}/history", headers=login("court")).json()
@@ -134,7 +169,9 @@ def test_reporter_is_hidden_from_roles_that_do_not_handle_reports(client: TestCl
     assert client.get(f"/api/cases/{case['id']}", headers=login("education")).status_code == 404
 
 
-def test_deactivated_user_token_stops_working(client: TestClient, login: Login, people: dict[str, int]) -> None:
+def test_deactivated_user_token_stops_working(
+    client: TestClient, login: Login, people: dict[str, int]
+) -> None:
     headers = login("neighbour")
     assert client.get("/api/tasks", headers=headers).status_code == 200
     response = client.post(f"/api/users/{people['neighbour']}/deactivate", headers=login("admin"))
@@ -147,11 +184,17 @@ def test_deactivated_user_token_stops_working(client: TestClient, login: Login, 
 
 def test_corrections_and_verify_over_http(client: TestClient, login: Login) -> None:
     case = start_case(client, login)
-    response = client.post(f"/api/cases/{case['id']}/corrections", headers=login("director"),
-                           json={"changes": {"child_name": "小红"}, "reason": ""})
+    response = client.post(
+        f"/api/cases/{case['id']}/corrections",
+        headers=login("director"),
+        json={"changes": {"child_name": "小红"}, "reason": ""},
+    )
     assert response.status_code == 422 and response.json()["message"] == "更正必须填写理由"
-    response = client.post(f"/api/cases/{case['id']}/corrections", headers=login("director"),
-                           json={"changes": {"child_name": "小红"}, "reason": "登记错误"})
+    response = client.post(
+        f"/api/cases/{case['id']}/corrections",
+        headers=login("director"),
+        json={"changes": {"child_name": "小红"}, "reason": "登记错误"},
+    )
     assert response.status_code == 200 and response.json()["data"]["child_name"] == "小红"
     assert client.post(f"/api/cases/{case['id']}/verify", headers=login("director")).status_code == 403
     assert client.post(f"/api/cases/{case['id']}/verify", headers=login("auditor")).json()["ok"] is True

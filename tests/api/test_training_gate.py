@@ -14,41 +14,51 @@ from workflows.clock import FixedClock
 Login = Callable[[str], dict[str, str]]
 
 
-def test_uncertified_director_sees_no_task_until_certified(client: TestClient, login: Login, session: Session,
-                                                            clock: FixedClock) -> None:
+def test_uncertified_director_sees_no_task_until_certified(
+    client: TestClient, login: Login, session: Session, clock: FixedClock
+) -> None:
     start_case(client, login)
     response = client.get("/api/tasks", headers=login("trainee"))
     assert response.json()["items"] == [] and response.json()["certified"] is False
     [task] = my_tasks(client, login("director"))
     claim = client.post(f"/api/tasks/{task['id']}/claim", headers=login("trainee"))
     assert claim.status_code == 403 and "岗前培训" in claim.json()["message"]
-    done = client.post(f"/api/tasks/{task['id']}/complete", headers=login("trainee"), json={"data": {"score": 1}})
+    done = client.post(
+        f"/api/tasks/{task['id']}/complete", headers=login("trainee"), json={"data": {"score": 1}}
+    )
     assert done.status_code == 403 and done.json()["code"] == "not_certified"
-    accounts.set_certified(session=session, clock=clock, username="trainee", certified=True, certificate_no="DZ-2026-001")
+    accounts.set_certified(
+        session=session, clock=clock, username="trainee", certified=True, certificate_no="DZ-2026-001"
+    )
     assert [t["id"] for t in my_tasks(client, login("trainee"))] == [task["id"]]
     assert client.post(f"/api/tasks/{task['id']}/claim", headers=login("trainee")).status_code == 200
 
 
 def test_supervisor_takes_tasks_of_a_village_without_a_certified_director(
-        client: TestClient, login: Login, session: Session, clock: FixedClock, people: dict[str, int]) -> None:
+    client: TestClient, login: Login, session: Session, clock: FixedClock, people: dict[str, int]
+) -> None:
     start_case(client, login)
     assert my_tasks(client, login("supervisor")) == []
     admin = login("admin")
     assert client.post(f"/api/users/{people['director']}/deactivate", headers=admin).status_code == 200
     [task] = my_tasks(client, login("supervisor"))
     assert task["role"] == "village_director"
-    response = client.post(f"/api/tasks/{task['id']}/complete", headers=login("supervisor"), json={"data": {"score": 20}})
+    response = client.post(
+        f"/api/tasks/{task['id']}/complete", headers=login("supervisor"), json={"data": {"score": 20}}
+    )
     assert response.status_code == 200, response.text
 
 
-def test_hand_over_moves_claimed_tasks(client: TestClient, login: Login, session: Session, clock: FixedClock,
-                                       people: dict[str, int]) -> None:
+def test_hand_over_moves_claimed_tasks(
+    client: TestClient, login: Login, session: Session, clock: FixedClock, people: dict[str, int]
+) -> None:
     case = start_case(client, login)
     [task] = my_tasks(client, login("director"))
     client.post(f"/api/tasks/{task['id']}/claim", headers=login("director"))
     accounts.set_certified(session=session, clock=clock, username="trainee", certified=True)
-    response = client.post(f"/api/users/{people['director']}/handover", headers=login("admin"),
-                           json={"successor": "trainee"})
+    response = client.post(
+        f"/api/users/{people['director']}/handover", headers=login("admin"), json={"successor": "trainee"}
+    )
     assert response.status_code == 200 and response.json()["moved_tasks"] == [task["id"]]
     [moved] = my_tasks(client, login("trainee"))
     assert moved["assignee"] == "trainee"
@@ -57,8 +67,9 @@ def test_hand_over_moves_claimed_tasks(client: TestClient, login: Login, session
     assert client.post(f"/api/cases/{case['id']}/verify", headers=login("auditor")).json()["ok"] is True
 
 
-def test_deactivation_returns_claimed_tasks_to_the_pool(client: TestClient, login: Login,
-                                                        people: dict[str, int]) -> None:
+def test_deactivation_returns_claimed_tasks_to_the_pool(
+    client: TestClient, login: Login, people: dict[str, int]
+) -> None:
     start_case(client, login)
     [task] = my_tasks(client, login("director"))
     client.post(f"/api/tasks/{task['id']}/claim", headers=login("director"))
@@ -73,23 +84,58 @@ def test_passing_the_onboarding_process_opens_the_gate(client: TestClient, login
 
     start_case(client, login)
     assert my_tasks(client, login("trainee")) == []
-    response = client.post("/api/cases", headers=login("county"), json={
-        "process_key": "worker_onboarding", "jurisdiction_code": "500111101201",
-        "data": {**onboarding.DIRECTOR, "username": "trainee", "real_name": "测试trainee"}})
+    response = client.post(
+        "/api/cases",
+        headers=login("county"),
+        json={
+            "process_key": "worker_onboarding",
+            "jurisdiction_code": "500111101201",
+            "data": {**onboarding.DIRECTOR, "username": "trainee", "real_name": "测试trainee"},
+        },
+    )
     assert response.status_code == 201, response.text
     case_id = response.json()["id"]
-    steps = [("committee", "appoint_director", {"appointment_date": "2026-03-02", "background": "committee_member",
-                                                "is_female_committee_member": True, "post_basis": "first"}),
-             ("county", "register_worker", {"registration_date": "2026-03-03", "system_record_no": "RS-1",
-                                            "identity_verified": True}),
-             ("county", "initial_training_director", {"initial_training_date": "2026-03-20",
-                                                      "initial_training_hours": 16,
-                                                      "initial_training_form": "classroom",
-                                                      "initial_training_topics": ["duties"]}),
-             ("county", "assess_director", {"assessment_date": "2026-03-20", "assessment_score": 90,
-                                            "assessment_result": "pass", "certificate_no": "DZ-2026-007"})]
+    steps = [
+        (
+            "committee",
+            "appoint_director",
+            {
+                "appointment_date": "2026-03-02",
+                "background": "committee_member",
+                "is_female_committee_member": True,
+                "post_basis": "first",
+            },
+        ),
+        (
+            "county",
+            "register_worker",
+            {"registration_date": "2026-03-03", "system_record_no": "RS-1", "identity_verified": True},
+        ),
+        (
+            "county",
+            "initial_training_director",
+            {
+                "initial_training_date": "2026-03-20",
+                "initial_training_hours": 16,
+                "initial_training_form": "classroom",
+                "initial_training_topics": ["duties"],
+            },
+        ),
+        (
+            "county",
+            "assess_director",
+            {
+                "assessment_date": "2026-03-20",
+                "assessment_score": 90,
+                "assessment_result": "pass",
+                "certificate_no": "DZ-2026-007",
+            },
+        ),
+    ]
     for who, bpmn_id, data in steps:
-        [task] = [t for t in my_tasks(client, login(who)) if t["case_id"] == case_id and t["bpmn_id"] == bpmn_id]
+        [task] = [
+            t for t in my_tasks(client, login(who)) if t["case_id"] == case_id and t["bpmn_id"] == bpmn_id
+        ]
         response = client.post(f"/api/tasks/{task['id']}/complete", headers=login(who), json={"data": data})
         assert response.status_code == 200, response.text
     me = client.get("/api/auth/me", headers=login("trainee")).json()

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from workflows import accounts, cases, human_tasks, registry
+from workflows import accounts, cases, demo, human_tasks, registry
 from workflows.access import SYSTEM
 from workflows.clock import SystemClock
 from workflows.db import create_all, make_engine
@@ -42,15 +42,8 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
 PASSWORD = "browser-test-pw-1"
-VILLAGE, OTHER_VILLAGE, TOWNSHIP, COUNTY = "500111100201", "500111100202", "500111100", "500111"
-PLACES = [
-    ("50", "重庆市", "province", None),
-    ("5001", "重庆市市辖区", "city", "50"),
-    ("500111", "大足区", "county", "5001"),
-    ("500111100", "龙水镇", "township", "500111"),
-    ("500111100201", "龙水镇金龙村", "village", "500111100"),
-    ("500111100202", "龙水镇湖光村", "village", "500111100"),
-]
+VILLAGE, OTHER_VILLAGE, TOWNSHIP, COUNTY = demo.VILLAGE, demo.OTHER_VILLAGE, demo.TOWNSHIP, demo.COUNTY
+PLACES = demo.PLACES
 PEOPLE = {
     "director": (["village_director"], VILLAGE),
     "center": (["protection_center"], COUNTY),

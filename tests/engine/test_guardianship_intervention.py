@@ -23,8 +23,11 @@ FOLDER = Path(__file__).resolve().parents[2] / "bpmn" / "guardianship_interventi
 PROCESS = parse_process("guardianship_intervention", read_folder(FOLDER), "test-guardianship")
 FLOWS = model_flows(FOLDER / "process.bpmn")
 EXAMPLES = json.loads((FOLDER / "risk_colour.examples.json").read_text(encoding="utf-8"))
-RED_REPORT = SCENARIOS["red_abuse_police_overdue_escalated"]["start"] if "red_abuse_police_overdue_escalated" in \
-    SCENARIOS else next(s["start"] for s in SCENARIOS.values() if any(k == "__timer__" for k, _ in s["steps"]))
+RED_REPORT = (
+    SCENARIOS["red_abuse_police_overdue_escalated"]["start"]
+    if "red_abuse_police_overdue_escalated" in SCENARIOS
+    else next(s["start"] for s in SCENARIOS.values() if any(k == "__timer__" for k, _ in s["steps"]))
+)
 
 
 def play(scenario: dict[str, Any], clock: FixedClock) -> CaseRun:
@@ -44,8 +47,11 @@ def play(scenario: dict[str, Any], clock: FixedClock) -> CaseRun:
 
 
 def ended_at(run: CaseRun) -> set[str]:
-    return {t.task_spec.bpmn_id for t in run.workflow.get_tasks(state=TaskState.COMPLETED)
-            if getattr(t.task_spec, "bpmn_id", None) and t.task_spec.__class__.__name__ == "EndEvent"}
+    return {
+        t.task_spec.bpmn_id
+        for t in run.workflow.get_tasks(state=TaskState.COMPLETED)
+        if getattr(t.task_spec, "bpmn_id", None) and t.task_spec.__class__.__name__ == "EndEvent"
+    }
 
 
 def test_model_passes_validation() -> None:
@@ -69,8 +75,12 @@ def test_every_sequence_flow_is_taken() -> None:
 
 def _graded(inputs: dict[str, Any]) -> dict[str, Any]:
     # the table is exercised directly: a row may test a value no form offers (the table's fallback)
-    run = CaseRun.start(PROCESS, case_id=str(uuid.uuid4()), data=PROCESS.forms.require("start").validate(RED_REPORT),
-                        now=START)
+    run = CaseRun.start(
+        PROCESS,
+        case_id=str(uuid.uuid4()),
+        data=PROCESS.forms.require("start").validate(RED_REPORT),
+        now=START,
+    )
     review = next(t for t in run.open_tasks() if t.bpmn_id == "review_report")
     run.complete(review.id, {"intake_decision": "accept", **inputs}, now=START)
     return run.data()
@@ -84,11 +94,23 @@ def test_risk_table_row_by_row(example: dict[str, Any]) -> None:
 
 def test_red_case_escalates_once_after_24_hours() -> None:
     clock = FixedClock(START)
-    run = CaseRun.start(PROCESS, case_id=str(uuid.uuid4()), data=PROCESS.forms.require("start").validate(RED_REPORT),
-                        now=clock.now())
+    run = CaseRun.start(
+        PROCESS,
+        case_id=str(uuid.uuid4()),
+        data=PROCESS.forms.require("start").validate(RED_REPORT),
+        now=clock.now(),
+    )
     review = next(t for t in run.open_tasks() if t.bpmn_id == "review_report")
-    run.complete(review.id, {"intake_decision": "accept", "situation": "abuse", "without_guardian": False,
-                             "immediate_danger": True}, now=clock.now())
+    run.complete(
+        review.id,
+        {
+            "intake_decision": "accept",
+            "situation": "abuse",
+            "without_guardian": False,
+            "immediate_danger": True,
+        },
+        now=clock.now(),
+    )
     assert run.data()["risk_colour"] == "red"
     police = next(t for t in run.open_tasks() if t.bpmn_id == "emergency_response_police")
     assert police.role == "police"
@@ -105,7 +127,9 @@ def test_red_case_escalates_once_after_24_hours() -> None:
 
 
 def test_reporter_identity_is_flagged_confidential() -> None:
-    assert {"reporter_name", "reporter_phone", "reporter_org"} <= PROCESS.forms.confidential_fields("reporter")
+    assert {"reporter_name", "reporter_phone", "reporter_org"} <= PROCESS.forms.confidential_fields(
+        "reporter"
+    )
 
 
 def test_no_labelling_terms_in_titles() -> None:
@@ -123,6 +147,8 @@ def test_return_home_starts_the_graded_visits() -> None:
     [message] = [m for m in run.take_messages() if m.name == "start:risk_visits"]
     visits = parse_process("risk_visits", read(FOLDER.parent / "risk_visits"), "test-rv-from-gi")
     payload = visits.forms.require("start").validate(message.payload)
-    colour = next(data for bpmn_id, data in scenario["steps"] if bpmn_id == "arrange_home_monitoring")["follow_up_colour"]
+    colour = next(data for bpmn_id, data in scenario["steps"] if bpmn_id == "arrange_home_monitoring")[
+        "follow_up_colour"
+    ]
     tracking = CaseRun.start(visits, case_id=str(uuid.uuid4()), data=payload, now=START)
     assert tracking.data()["risk_colour"] == colour

@@ -75,9 +75,13 @@ def test_timer_fires_once_when_the_clock_passes_the_deadline(clock: FixedClock) 
     assert run.next_due_at() is None
 
 
-@pytest.mark.parametrize(("score", "level", "open_after"), [(79, "mid", ["close"]), (50, "mid", ["close"]),
-                                                             (49, "low", []), (0, "low", [])])
-def test_decision_table_routes_by_score(clock: FixedClock, score: int, level: str, open_after: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("score", "level", "open_after"),
+    [(79, "mid", ["close"]), (50, "mid", ["close"]), (49, "low", []), (0, "low", [])],
+)
+def test_decision_table_routes_by_score(
+    clock: FixedClock, score: int, level: str, open_after: list[str]
+) -> None:
     run = _start(clock)
     run.complete(run.open_tasks()[0].id, {"score": score}, now=clock.now())
     assert run.data()["level"] == level

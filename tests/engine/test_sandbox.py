@@ -63,8 +63,11 @@ def test_data_key_builtins_is_just_data() -> None:
 
 def test_ordinary_scripts_work() -> None:
     data = {"items": [1, 2, 3], "name": "Ab"}
-    Sandbox().execute("total = 0\nfor i in items:\n    total += i\nlabel = name.lower()\n"
-                      "big = [i for i in items if i > 1]\nd = {'k': 1}\nd['k'] += 1", data)
+    Sandbox().execute(
+        "total = 0\nfor i in items:\n    total += i\nlabel = name.lower()\n"
+        "big = [i for i in items if i > 1]\nd = {'k': 1}\nd['k'] += 1",
+        data,
+    )
     assert data["total"] == 6 and data["label"] == "ab" and data["big"] == [2, 3] and data["d"] == {"k": 2}
     assert "i" not in data  # loop variables do not leak into case data
 

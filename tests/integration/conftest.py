@@ -18,10 +18,8 @@ from sqlalchemy import Engine, NullPool, make_url, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import START
-from tests.support.models import DATA
-from workflows import registry
+from tests.support.models import DATA, publish_folder
 from workflows.db import Base, create_all, make_engine
-from workflows.errors import ModelError
 
 REPO = Path(__file__).resolve().parents[2]
 PG_ENV = REPO / ".ci" / "pg.env"
@@ -80,31 +78,10 @@ def _with_search_path(url: str, schema: str) -> str:
 
 def _register_models(engine: Engine) -> None:
     with Session(engine) as session:
-        version = registry.register(
-            session,
-            key="review_demo",
-            files=registry.read_folder(DATA / "review_demo"),
-            source="bundled",
-            actor="system",
-            now=START,
-        )
-        registry.publish(session, version, actor="system", now=START)
+        publish_folder(session, DATA / "review_demo", now=START)
         session.commit()
-        gi = REPO / "bpmn" / "guardianship_intervention"
-        if (gi / "process.bpmn").is_file():
-            try:
-                version = registry.register(
-                    session,
-                    key=gi.name,
-                    files=registry.read_folder(gi),
-                    source="bundled",
-                    actor="system",
-                    now=START,
-                )
-                registry.publish(session, version, actor="system", now=START)
-                session.commit()
-            except ModelError:  # a model still being written: its test skips
-                session.rollback()
+        publish_folder(session, REPO / "bpmn" / "guardianship_intervention", now=START)
+        session.commit()
 
 
 @pytest.fixture

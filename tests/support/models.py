@@ -12,12 +12,20 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 def read_model(name: str) -> dict[str, str]:
     """The files of a model folder under tests/data, keyed by relative path."""
     folder = DATA / name
-    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
-def guarded_model(key: str = "guarded", *, script: str = "x = 1", condition: str = "choice == 'a'",
-                  lane: str = "village_director") -> dict[str, str]:
+def guarded_model(
+    key: str = "guarded",
+    *,
+    script: str = "x = 1",
+    condition: str = "choice == 'a'",
+    lane: str = "village_director",
+) -> dict[str, str]:
     """start → ask (user task) → script → gateway(condition → done_a, default → done_b)."""
     bpmn = f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d_{key}" targetNamespace="t">
@@ -43,13 +51,44 @@ def guarded_model(key: str = "guarded", *, script: str = "x = 1", condition: str
   </bpmn:process>
 </bpmn:definitions>
 """
-    form = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "填写", "type": "object",
-            "properties": {"choice": {"type": "string", "title": "选择"}, "power": {"type": "integer", "title": "指数"}},
-            "additionalProperties": False}
-    start = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "开始", "type": "object",
-             "properties": {"note": {"type": "string", "title": "备注"}}, "additionalProperties": False}
-    again = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "复核", "type": "object",
-             "properties": {}, "additionalProperties": False}
-    return {"process.bpmn": bpmn, "forms/ask.json": json.dumps(form, ensure_ascii=False),
-            "forms/start.json": json.dumps(start, ensure_ascii=False),
-            "forms/again.json": json.dumps(again, ensure_ascii=False)}
+    form = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "填写",
+        "type": "object",
+        "properties": {
+            "choice": {"type": "string", "title": "选择"},
+            "power": {"type": "integer", "title": "指数"},
+        },
+        "additionalProperties": False,
+    }
+    start = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "开始",
+        "type": "object",
+        "properties": {"note": {"type": "string", "title": "备注"}},
+        "additionalProperties": False,
+    }
+    again = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "复核",
+        "type": "object",
+        "properties": {},
+        "additionalProperties": False,
+    }
+    return {
+        "process.bpmn": bpmn,
+        "forms/ask.json": json.dumps(form, ensure_ascii=False),
+        "forms/start.json": json.dumps(start, ensure_ascii=False),
+        "forms/again.json": json.dumps(again, ensure_ascii=False),
+    }
+
+
+def publish_folder(session, folder: Path, *, now, source: str = "bundled"):  # type: ignore[no-untyped-def]
+    """Register a model folder (tests/data/<name> or bpmn/<name>) and publish it."""
+    from workflows import registry
+
+    version = registry.register(
+        session, key=folder.name, files=registry.read_folder(folder), source=source, actor="system", now=now
+    )
+    registry.publish(session, version, actor="system", now=now)
+    return version

@@ -18,10 +18,15 @@ from workflows.models import Place, User
 from workflows.settings import Settings
 
 PASSWORD = "correct-horse-1"
-PLACES = [("50", "重庆市", "province", None), ("5001", "重庆市辖区", "city", "50"),
-          ("500111", "大足区", "county", "5001"), ("500111101", "龙岗街道", "township", "500111"),
-          ("500111101201", "一村", "village", "500111101"), ("500111101202", "二村", "village", "500111101"),
-          ("500112", "渝北区", "county", "5001")]
+PLACES = [
+    ("50", "重庆市", "province", None),
+    ("5001", "重庆市辖区", "city", "50"),
+    ("500111", "大足区", "county", "5001"),
+    ("500111101", "龙岗街道", "township", "500111"),
+    ("500111101201", "一村", "village", "500111101"),
+    ("500111101202", "二村", "village", "500111101"),
+    ("500112", "渝北区", "county", "5001"),
+]
 PEOPLE = {
     "director": (["village_director"], "500111101201", True),
     "trainee": (["village_director"], "500111101201", False),
@@ -50,9 +55,17 @@ def people(db_engine: Engine) -> dict[str, int]:
         for username, (roles, code, certified) in PEOPLE.items():
             user = session.scalar(select(User).where(User.username == username))
             if user is None:
-                user = accounts.create_user(session=session, clock=clock, actor=SYSTEM, username=username,
-                                            display_name=f"测试{username}", roles=roles, jurisdiction_code=code,
-                                            password=PASSWORD, certified=certified)
+                user = accounts.create_user(
+                    session=session,
+                    clock=clock,
+                    actor=SYSTEM,
+                    username=username,
+                    display_name=f"测试{username}",
+                    roles=roles,
+                    jurisdiction_code=code,
+                    password=PASSWORD,
+                    certified=certified,
+                )
             ids[username] = user.id
         session.commit()
     return ids
@@ -61,8 +74,9 @@ def people(db_engine: Engine) -> dict[str, int]:
 @pytest.fixture
 def client(session: Session, clock: FixedClock, people: dict[str, int]) -> Iterator[TestClient]:
     connection = session.connection()
-    sessions = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
-                            autoflush=False)
+    sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=False
+    )
     settings = Settings(demo=True, database_url="sqlite://")
     app = create_app(settings, sessions=sessions, clock=clock, prepare=False)
     with TestClient(app) as test_client:

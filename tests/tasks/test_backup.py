@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import START
-from tests.support.models import DATA
-from workflows import backup, cases, cli, human_tasks, registry
+from tests.support.models import DATA, publish_folder
+from workflows import backup, cases, cli, human_tasks
 from workflows.access import SYSTEM
 from workflows.clock import FixedClock
 from workflows.db import create_all, make_engine
@@ -26,15 +26,7 @@ def live_database(path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{path}")
     create_all(engine)
     with Session(engine) as session:
-        version = registry.register(
-            session,
-            key="review_demo",
-            files=registry.read_folder(DATA / "review_demo"),
-            source="bundled",
-            actor="system",
-            now=START,
-        )
-        registry.publish(session, version, actor="system", now=START)
+        publish_folder(session, DATA / "review_demo", now=START)
         session.commit()
     return engine
 

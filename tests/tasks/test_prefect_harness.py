@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from tasks.runtime import Runtime, use
 from tests.conftest import START
-from tests.support.models import DATA
-from workflows import cases, human_tasks, registry
+from tests.support.models import DATA, publish_folder
+from workflows import cases, human_tasks
 from workflows.access import SYSTEM
 from workflows.clock import FixedClock
 from workflows.db import create_all, make_engine, make_sessionmaker
@@ -35,15 +35,7 @@ def test_flows_run_for_real_under_prefect(prefect_harness: None, tmp_path: Path)
     create_all(engine)
     clock = FixedClock(START)
     with Session(engine) as session:
-        version = registry.register(
-            session,
-            key="review_demo",
-            files=registry.read_folder(DATA / "review_demo"),
-            source="bundled",
-            actor="system",
-            now=START,
-        )
-        registry.publish(session, version, actor="system", now=START)
+        publish_folder(session, DATA / "review_demo", now=START)
         case = cases.start_case(
             session=session,
             clock=clock,

@@ -28,17 +28,27 @@ ID_B = with_check_digit("50011120120229004")
 
 
 def child(session: Session, clock: FixedClock, **extra: object) -> children.Child:
-    data = {"name": "小明", "gender": "male", "birth_date": "2015-06-01", "id_number": ID_A,
-            "village_code": VILLAGE, "household": "rural", **extra}
+    data = {
+        "name": "小明",
+        "gender": "male",
+        "birth_date": "2015-06-01",
+        "id_number": ID_A,
+        "village_code": VILLAGE,
+        "household": "rural",
+        **extra,
+    }
     return children.register(session=session, clock=clock, actor=DIRECTOR, data=data)
 
 
-@pytest.mark.parametrize(("number", "birth", "message"), [
-    (ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1"), None, "校验位"),
-    ("50011120151301123X", None, "出生日期无效"),
-    (ID_A, "2015-06-02", "不一致"),
-    ("1234", None, "18 位"),
-])
+@pytest.mark.parametrize(
+    ("number", "birth", "message"),
+    [
+        (ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1"), None, "校验位"),
+        ("50011120151301123X", None, "出生日期无效"),
+        (ID_A, "2015-06-02", "不一致"),
+        ("1234", None, "18 位"),
+    ],
+)
 def test_id_number_is_checked(number: str, birth: str | None, message: str) -> None:
     assert message in (children.id_number_problem(number, birth) or "")
 
@@ -49,8 +59,9 @@ def test_valid_id_numbers_pass_including_leap_day() -> None:
 
 
 def test_registration_without_id_number_is_allowed(session: Session, clock: FixedClock) -> None:
-    made = children.register(session=session, clock=clock, actor=DIRECTOR,
-                             data={"name": "无证儿童", "village_code": VILLAGE})
+    made = children.register(
+        session=session, clock=clock, actor=DIRECTOR, data={"name": "无证儿童", "village_code": VILLAGE}
+    )
     assert made.id_number is None and made.file_no.startswith(f"{VILLAGE}-2026-")
 
 
@@ -59,10 +70,20 @@ def test_view_masks_and_reveal_is_logged_with_reason(session: Session, clock: Fi
     view = children.file_view(session=session, clock=clock, actor=DIRECTOR, child_id=made.id, endpoint="t")
     assert view.data["id_number"] == f"{ID_A[:4]}**********{ID_A[-4:]}"
     with pytest.raises(ValidationFailed):
-        children.reveal_id_number(session=session, clock=clock, actor=DIRECTOR, child_id=made.id, reason="",
-                                  endpoint="t")
-    assert children.reveal_id_number(session=session, clock=clock, actor=POLICE, child_id=made.id,
-                                     reason="核实身份办理案件", endpoint="reveal") == ID_A
+        children.reveal_id_number(
+            session=session, clock=clock, actor=DIRECTOR, child_id=made.id, reason="", endpoint="t"
+        )
+    assert (
+        children.reveal_id_number(
+            session=session,
+            clock=clock,
+            actor=POLICE,
+            child_id=made.id,
+            reason="核实身份办理案件",
+            endpoint="reveal",
+        )
+        == ID_A
+    )
     log = session.scalars(select(AccessLog).where(AccessLog.child_ref == made.id)).all()
     assert any(r.purpose == "查看身份证号：核实身份办理案件" and r.username == "police" for r in log)
 
@@ -73,8 +94,9 @@ def test_outsiders_do_not_see_the_file(session: Session, clock: FixedClock) -> N
         with pytest.raises(NotFound):
             children.file_view(session=session, clock=clock, actor=actor, child_id=made.id, endpoint="t")
     with pytest.raises(PermissionDenied):
-        children.update_file(session=session, clock=clock, actor=POLICE, child_id=made.id,
-                             changes={"name": "x"}, reason="r")
+        children.update_file(
+            session=session, clock=clock, actor=POLICE, child_id=made.id, changes={"name": "x"}, reason="r"
+        )
 
 
 def test_duplicate_id_number_is_refused(session: Session, clock: FixedClock) -> None:
@@ -86,40 +108,74 @@ def test_duplicate_id_number_is_refused(session: Session, clock: FixedClock) -> 
 def test_changes_are_records_with_old_values_and_an_intact_chain(session: Session, clock: FixedClock) -> None:
     made = child(session, clock)
     with pytest.raises(ValidationFailed, match="理由"):
-        children.update_file(session=session, clock=clock, actor=DIRECTOR, child_id=made.id,
-                             changes={"risk_colour": "yellow"}, reason=" ")
-    children.update_file(session=session, clock=clock, actor=DIRECTOR, child_id=made.id,
-                         changes={"risk_colour": "yellow", "carer": {"name": "祖母", "relation": "祖母"}},
-                         reason="走访后重新评估")
-    children.add_entry(session=session, clock=clock, actor=DIRECTOR, child_id=made.id, kind="visit",
-                       text="入户走访，儿童状况良好", when="2026-03-02")
-    records = session.scalars(select(ChildRecord).where(ChildRecord.child_id == made.id)
-                              .order_by(ChildRecord.seq)).all()
+        children.update_file(
+            session=session,
+            clock=clock,
+            actor=DIRECTOR,
+            child_id=made.id,
+            changes={"risk_colour": "yellow"},
+            reason=" ",
+        )
+    children.update_file(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        child_id=made.id,
+        changes={"risk_colour": "yellow", "carer": {"name": "祖母", "relation": "祖母"}},
+        reason="走访后重新评估",
+    )
+    children.add_entry(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        child_id=made.id,
+        kind="visit",
+        text="入户走访，儿童状况良好",
+        when="2026-03-02",
+    )
+    records = session.scalars(
+        select(ChildRecord).where(ChildRecord.child_id == made.id).order_by(ChildRecord.seq)
+    ).all()
     assert [r.type for r in records] == ["child_registered", "child_updated", "child_visit"]
     assert records[1].payload["previous"] == {"risk_colour": None, "carer": None}
     prev = "0" * 64
     for r in records:
-        assert r.prev_hash == prev and r.hash == event_hash(case_id=made.id, seq=r.seq, type=r.type, actor=r.actor,
-                                                            occurred_at=r.occurred_at, payload=r.payload,
-                                                            prev_hash=prev)
+        assert r.prev_hash == prev and r.hash == event_hash(
+            case_id=made.id,
+            seq=r.seq,
+            type=r.type,
+            actor=r.actor,
+            occurred_at=r.occurred_at,
+            payload=r.payload,
+            prev_hash=prev,
+        )
         prev = r.hash
 
 
 def test_import_is_all_or_nothing_with_errors_per_row(session: Session, clock: FixedClock) -> None:
-    good = f"name,gender,birth_date,id_number,village_code,guardian_name,categories\n" \
-           f"甲,male,2015-06-01,{ID_A},{VILLAGE},父亲,orphan\n乙,female,2012-02-29,{ID_B},{VILLAGE},,\n"
+    good = (
+        f"name,gender,birth_date,id_number,village_code,guardian_name,categories\n"
+        f"甲,male,2015-06-01,{ID_A},{VILLAGE},父亲,orphan\n乙,female,2012-02-29,{ID_B},{VILLAGE},,\n"
+    )
     bad = good + f"丙,x,2015-13-01,,{VILLAGE},,\n丁,,,,500111101202,,\n,,,{ID_A},{VILLAGE},,\n"
     with pytest.raises(ValidationFailed) as info:
-        children.import_files(session=session, clock=clock, actor=DIRECTOR, filename="a.csv", content=bad.encode())
+        children.import_files(
+            session=session, clock=clock, actor=DIRECTOR, filename="a.csv", content=bad.encode()
+        )
     rows = info.value.details["rows"]
     assert set(rows) == {"4", "5", "6"}
     assert rows["4"] == {"gender": "应为 male 或 female", "birth_date": "应为日期，格式如 2015-06-01"}
     assert rows["5"] == {"village_code": "不在本人辖区"} and "与第 2 行重复" in rows["6"]["id_number"]
     assert children.list_children(session=session, actor=DIRECTOR)[1] == 0
-    made = children.import_files(session=session, clock=clock, actor=DIRECTOR, filename="a.csv",
-                                 content=("\ufeff" + good).encode())
-    assert [c.name for c in made] == ["甲", "乙"] and made[0].guardians == [{"name": "父亲", "relation": "", "phone": ""}]
-    exported = children.export_csv(session=session, clock=clock, actor=DIRECTOR, village_code=VILLAGE, endpoint="e")
+    made = children.import_files(
+        session=session, clock=clock, actor=DIRECTOR, filename="a.csv", content=("\ufeff" + good).encode()
+    )
+    assert [c.name for c in made] == ["甲", "乙"] and made[0].guardians == [
+        {"name": "父亲", "relation": "", "phone": ""}
+    ]
+    exported = children.export_csv(
+        session=session, clock=clock, actor=DIRECTOR, village_code=VILLAGE, endpoint="e"
+    )
     assert ID_A not in exported and ID_A[-4:] in exported and "甲" in exported
 
 
@@ -134,21 +190,34 @@ def test_import_reads_excel(session: Session, clock: FixedClock, tmp_path: objec
     sheet.append(["表格儿童", "2016-01-02", VILLAGE])
     buffer = io.BytesIO()
     book.save(buffer)
-    made = children.import_files(session=session, clock=clock, actor=DIRECTOR, filename="files.xlsx",
-                                 content=buffer.getvalue())
+    made = children.import_files(
+        session=session, clock=clock, actor=DIRECTOR, filename="files.xlsx", content=buffer.getvalue()
+    )
     assert [(c.name, c.birth_date) for c in made] == [("表格儿童", "2016-01-02")]
 
 
-def test_report_about_unregistered_child_is_linked_then_merge_moves_cases(session: Session, clock: FixedClock) -> None:
+def test_report_about_unregistered_child_is_linked_then_merge_moves_cases(
+    session: Session, clock: FixedClock
+) -> None:
     case = start(session, clock)
     assert case.child_ref is None
     first = child(session, clock)
-    duplicate = children.register(session=session, clock=clock, actor=DIRECTOR,
-                                  data={"name": "小明", "village_code": VILLAGE, "address": "三组"})
+    duplicate = children.register(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        data={"name": "小明", "village_code": VILLAGE, "address": "三组"},
+    )
     children.link_case(session=session, clock=clock, actor=DIRECTOR, case_id=case.id, child_id=duplicate.id)
     assert session.get(Case, case.id).child_ref == duplicate.id
-    kept = children.merge(session=session, clock=clock, actor=DIRECTOR, keep_id=first.id, merge_id=duplicate.id,
-                          reason="同一儿童重复建档")
+    kept = children.merge(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        keep_id=first.id,
+        merge_id=duplicate.id,
+        reason="同一儿童重复建档",
+    )
     assert session.get(Case, case.id).child_ref == first.id and kept.address == "三组"
     assert duplicate.status == "merged" and duplicate.merged_into == first.id
     view = children.file_view(session=session, clock=clock, actor=DIRECTOR, child_id=first.id, endpoint="t")

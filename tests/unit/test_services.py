@@ -23,8 +23,14 @@ SUPERVISOR = Actor("supervisor", frozenset({"township_supervisor"}), "500111101"
 
 
 def start(session: Session, clock: FixedClock) -> Case:
-    outcome = cases.start_case(session=session, clock=clock, actor=DIRECTOR, process_key="review_demo",
-                               data={"child_name": "小明", "reporter_name": "张三"}, jurisdiction_code=VILLAGE)
+    outcome = cases.start_case(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        process_key="review_demo",
+        data={"child_name": "小明", "reporter_name": "张三"},
+        jurisdiction_code=VILLAGE,
+    )
     return outcome.case
 
 
@@ -34,7 +40,12 @@ def only_task(session: Session, actor: Actor) -> HumanTask:
 
 
 def events(session: Session, case: Case) -> list[str]:
-    return [e.type for e in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))]
+    return [
+        e.type
+        for e in session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+        )
+    ]
 
 
 def test_start_writes_case_task_row_and_first_event(session: Session, clock: FixedClock) -> None:
@@ -42,19 +53,36 @@ def test_start_writes_case_task_row_and_first_event(session: Session, clock: Fix
     session.flush()
     assert case.status == "running" and case.business_key.startswith("RD-20260302-")
     task = only_task(session, DIRECTOR)
-    assert (task.bpmn_id, task.name, task.role, task.jurisdiction_code) == ("intake", "登记", "village_director", VILLAGE)
+    assert (task.bpmn_id, task.name, task.role, task.jurisdiction_code) == (
+        "intake",
+        "登记",
+        "village_director",
+        VILLAGE,
+    )
     assert task.due_at == clock.now() + timedelta(days=3)
     assert events(session, case) == ["case_started"]
 
 
 def test_start_form_refuses_unknown_fields_in_chinese(session: Session, clock: FixedClock) -> None:
     with pytest.raises(ValidationFailed) as info:
-        cases.start_case(session=session, clock=clock, actor=DIRECTOR, process_key="review_demo",
-                         data={"child_name": "小明", "__builtins__": {}}, jurisdiction_code=VILLAGE)
+        cases.start_case(
+            session=session,
+            clock=clock,
+            actor=DIRECTOR,
+            process_key="review_demo",
+            data={"child_name": "小明", "__builtins__": {}},
+            jurisdiction_code=VILLAGE,
+        )
     assert info.value.details["fields"]["__builtins__"] == "表单中没有“__builtins__”这一项，不能提交"
     with pytest.raises(ValidationFailed) as info:
-        cases.start_case(session=session, clock=clock, actor=DIRECTOR, process_key="review_demo",
-                         data={}, jurisdiction_code=VILLAGE)
+        cases.start_case(
+            session=session,
+            clock=clock,
+            actor=DIRECTOR,
+            process_key="review_demo",
+            data={},
+            jurisdiction_code=VILLAGE,
+        )
     assert info.value.details["fields"] == {"child_name": "此项为必填项"}
 
 
@@ -62,18 +90,26 @@ def test_complete_validates_the_form_with_field_messages(session: Session, clock
     start(session, clock)
     task = only_task(session, DIRECTOR)
     with pytest.raises(ValidationFailed) as info:
-        human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=task.id,
-                             data={"score": "很高", "extra": 1})
-    assert info.value.details["fields"] == {"extra": "表单中没有“extra”这一项，不能提交", "score": "应填写整数"}
+        human_tasks.complete(
+            session=session, clock=clock, actor=DIRECTOR, task_id=task.id, data={"score": "很高", "extra": 1}
+        )
+    assert info.value.details["fields"] == {
+        "extra": "表单中没有“extra”这一项，不能提交",
+        "score": "应填写整数",
+    }
     with pytest.raises(ValidationFailed) as info:
-        human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=task.id, data={"score": 101})
+        human_tasks.complete(
+            session=session, clock=clock, actor=DIRECTOR, task_id=task.id, data={"score": 101}
+        )
     assert info.value.details["fields"] == {"score": "不能大于 100"}
 
 
 def test_complete_moves_the_case_on_in_one_set_of_rows(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
     task = only_task(session, DIRECTOR)
-    result = human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=task.id, data={"score": 90})
+    result = human_tasks.complete(
+        session=session, clock=clock, actor=DIRECTOR, task_id=task.id, data={"score": 90}
+    )
     session.flush()
     assert sorted(t["bpmn_id"] for t in result["next_tasks"]) == ["center_check", "police_check"]
     assert session.get(HumanTask, task.id).status == "completed"
@@ -87,24 +123,44 @@ def test_completing_twice_is_a_conflict_and_logs_once(session: Session, clock: F
     task = only_task(session, DIRECTOR)
     human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=task.id, data={"score": 10})
     with pytest.raises(Conflict, match="已办结"):
-        human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=task.id, data={"score": 10})
+        human_tasks.complete(
+            session=session, clock=clock, actor=DIRECTOR, task_id=task.id, data={"score": 10}
+        )
     assert events(session, case).count("task_completed") == 1
 
 
 def test_idempotency_key_returns_the_first_result(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
     task = only_task(session, DIRECTOR)
-    first = human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=task.id,
-                                 data={"score": 60}, idempotency_key="k-1")
+    first = human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=task.id,
+        data={"score": 60},
+        idempotency_key="k-1",
+    )
     session.flush()
     clock.advance(minutes=1)
-    again = human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=task.id,
-                                 data={"score": 60}, idempotency_key="k-1")
+    again = human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=task.id,
+        data={"score": 60},
+        idempotency_key="k-1",
+    )
     assert again == first
     assert events(session, case).count("task_completed") == 1
     with pytest.raises(Conflict, match="幂等键"):
-        human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=task.id,
-                             data={"score": 61}, idempotency_key="k-1")
+        human_tasks.complete(
+            session=session,
+            clock=clock,
+            actor=DIRECTOR,
+            task_id=task.id,
+            data={"score": 61},
+            idempotency_key="k-1",
+        )
 
 
 def test_jurisdiction_and_role_rules(session: Session, clock: FixedClock) -> None:
@@ -135,14 +191,17 @@ def test_claim_hides_the_task_from_others_and_unclaim_returns_it(session: Sessio
     human_tasks.claim(session=session, clock=clock, actor=DIRECTOR, task_id=task.id)
     assert human_tasks.list_tasks(session=session, actor=colleague).total == 0
     with pytest.raises(Conflict, match="已由 director 认领"):
-        human_tasks.complete(session=session, clock=clock, actor=colleague, task_id=task.id, data={"score": 1})
+        human_tasks.complete(
+            session=session, clock=clock, actor=colleague, task_id=task.id, data={"score": 1}
+        )
     human_tasks.unclaim(session=session, clock=clock, actor=DIRECTOR, task_id=task.id)
     assert human_tasks.list_tasks(session=session, actor=colleague).total == 1
     assert events(session, case) == ["case_started", "task_claimed", "task_unclaimed"]
 
 
-def test_listing_never_deserializes_a_workflow(session: Session, clock: FixedClock,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_listing_never_deserializes_a_workflow(
+    session: Session, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for _ in range(3):
         start(session, clock)
     from workflows import engine
@@ -152,8 +211,11 @@ def test_listing_never_deserializes_a_workflow(session: Session, clock: FixedClo
 
     monkeypatch.setattr(engine.CaseRun, "restore", classmethod(refuse))
     monkeypatch.setattr(engine._SERIALIZER, "from_dict", refuse)
-    page = human_tasks.list_tasks(session=session, actor=SUPERVISOR.__class__(
-        "d2", frozenset({"village_director"}), "500111101"), limit=2)
+    page = human_tasks.list_tasks(
+        session=session,
+        actor=SUPERVISOR.__class__("d2", frozenset({"village_director"}), "500111101"),
+        limit=2,
+    )
     assert page.total == 3 and len(page.items) == 2
 
 
@@ -167,8 +229,13 @@ def test_tasks_are_ordered_by_due_time(session: Session, clock: FixedClock) -> N
 
 def test_due_timer_is_fired_by_the_sweep_once(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
-    human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id,
-                         data={"score": 99})
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"score": 99},
+    )
     session.flush()
     assert cases.due_case_ids(session=session, clock=clock) == []
     clock.advance(hours=24, seconds=1)
@@ -185,50 +252,101 @@ def test_due_timer_is_fired_by_the_sweep_once(session: Session, clock: FixedCloc
 
 def test_acting_on_a_case_fires_its_due_timers_first(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
-    human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id,
-                         data={"score": 99})
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"score": 99},
+    )
     clock.advance(days=2)
-    human_tasks.complete(session=session, clock=clock, actor=CENTER, task_id=only_task(session, CENTER).id,
-                         data={"center_check_result": "好"})
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=CENTER,
+        task_id=only_task(session, CENTER).id,
+        data={"center_check_result": "好"},
+    )
     assert events(session, case)[-2:] == ["timer_fired", "task_completed"]
 
 
 def test_correction_is_a_new_event_and_keeps_the_original(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
-    human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id,
-                         data={"score": 60})
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"score": 60},
+    )
     with pytest.raises(ValidationFailed, match="理由"):
-        cases.correct_data(session=session, clock=clock, actor=DIRECTOR, case_id=case.id,
-                           changes={"child_name": "小红"}, reason=" ")
+        cases.correct_data(
+            session=session,
+            clock=clock,
+            actor=DIRECTOR,
+            case_id=case.id,
+            changes={"child_name": "小红"},
+            reason=" ",
+        )
     with pytest.raises(ValidationFailed) as info:
-        cases.correct_data(session=session, clock=clock, actor=DIRECTOR, case_id=case.id,
-                           changes={"nonsense": 1, "score": "x"}, reason="录入错误")
+        cases.correct_data(
+            session=session,
+            clock=clock,
+            actor=DIRECTOR,
+            case_id=case.id,
+            changes={"nonsense": 1, "score": "x"},
+            reason="录入错误",
+        )
     assert set(info.value.details["fields"]) == {"nonsense", "score"}
-    cases.correct_data(session=session, clock=clock, actor=DIRECTOR, case_id=case.id,
-                       changes={"child_name": "小红"}, reason="姓名录入错误")
+    cases.correct_data(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        case_id=case.id,
+        changes={"child_name": "小红"},
+        reason="姓名录入错误",
+    )
     session.flush()
     assert case.data["child_name"] == "小红"
     log = cases.history(session=session, actor=DIRECTOR, case_id=case.id)
     assert log[0].payload["data"]["child_name"] == "小明"
-    assert log[-1].payload["previous"] == {"child_name": "小明"} and log[-1].payload["reason"] == "姓名录入错误"
+    assert (
+        log[-1].payload["previous"] == {"child_name": "小明"} and log[-1].payload["reason"] == "姓名录入错误"
+    )
 
 
 def test_a_stale_version_is_retried_when_the_task_is_still_ready(session: Session, clock: FixedClock) -> None:
     """Two parallel branches: a concurrent change to the case must not fail the other branch."""
     case = start(session, clock)
-    human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id,
-                         data={"score": 99})
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"score": 99},
+    )
     session.flush()
     police_task, center_task = only_task(session, POLICE), only_task(session, CENTER)
     version_seen = case.version
-    human_tasks.complete(session=session, clock=clock, actor=POLICE, task_id=police_task.id,
-                         data={"police_check_result": "已出警"})
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=POLICE,
+        task_id=police_task.id,
+        data={"police_check_result": "已出警"},
+    )
     session.flush()
     # make the in-memory row look as it did before the police completion: the CAS fails once, then retries
     from sqlalchemy.orm.attributes import set_committed_value
+
     set_committed_value(case, "version", version_seen)
-    human_tasks.complete(session=session, clock=clock, actor=CENTER, task_id=center_task.id,
-                         data={"center_check_result": "已安置"})
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=CENTER,
+        task_id=center_task.id,
+        data={"center_check_result": "已安置"},
+    )
     session.flush()
     assert case.version == version_seen + 2
     assert events(session, case).count("task_completed") == 3

@@ -22,19 +22,40 @@ def finished_case(session: Session, clock: FixedClock) -> Case:
     case = start(session, clock)
     human_tasks.claim(session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id)
     clock.advance(minutes=5)
-    human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id,
-                         data={"score": 90, "note": "邻居反映"})
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"score": 90, "note": "邻居反映"},
+    )
     clock.advance(hours=30)
     cases.fire_due_timers(session=session, clock=clock, case_id=case.id)
-    cases.correct_data(session=session, clock=clock, actor=DIRECTOR, case_id=case.id,
-                       changes={"child_name": "小刚"}, reason="姓名有误")
+    cases.correct_data(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        case_id=case.id,
+        changes={"child_name": "小刚"},
+        reason="姓名有误",
+    )
     county = Actor("county", frozenset({"county_civil_affairs"}), "500111")
     for actor in (POLICE, CENTER, county):
         task = only_task(session, actor)
-        human_tasks.complete(session=session, clock=clock, actor=actor, task_id=task.id,
-                             data={f"{task.bpmn_id}_result": "完成"})
-    human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id,
-                         data={"close_result": "结案"})
+        human_tasks.complete(
+            session=session,
+            clock=clock,
+            actor=actor,
+            task_id=task.id,
+            data={f"{task.bpmn_id}_result": "完成"},
+        )
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"close_result": "结案"},
+    )
     session.flush()
     assert case.status == "completed"
     return case
@@ -42,8 +63,13 @@ def finished_case(session: Session, clock: FixedClock) -> Case:
 
 def half_case(session: Session, clock: FixedClock) -> Case:
     case = start(session, clock)
-    human_tasks.complete(session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id,
-                         data={"score": 85})
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"score": 85},
+    )
     human_tasks.claim(session=session, clock=clock, actor=POLICE, task_id=only_task(session, POLICE).id)
     return case
 
@@ -66,8 +92,9 @@ def test_only_verifying_roles_may_verify(session: Session, clock: FixedClock) ->
 
 
 def _event(session: Session, case: Case, etype: str) -> CaseEvent:
-    return session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.type == etype)
-                           .order_by(CaseEvent.seq)).first()
+    return session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.type == etype).order_by(CaseEvent.seq)
+    ).first()
 
 
 def test_changed_payload_is_named(session: Session, clock: FixedClock) -> None:
@@ -91,16 +118,20 @@ def test_changed_actor_is_named(session: Session, clock: FixedClock) -> None:
 def test_changed_time_is_named(session: Session, clock: FixedClock) -> None:
     case = finished_case(session, clock)
     event = _event(session, case, "timer_fired")
-    session.execute(update(CaseEvent).where(CaseEvent.id == event.id)
-                    .values(occurred_at=event.occurred_at - timedelta(hours=1)))
+    session.execute(
+        update(CaseEvent)
+        .where(CaseEvent.id == event.id)
+        .values(occurred_at=event.occurred_at - timedelta(hours=1))
+    )
     report = check(session, case)
     assert not report.ok and report.seq == event.seq and report.event_type == "timer_fired"
 
 
 def test_deleted_last_event_is_named(session: Session, clock: FixedClock) -> None:
     case = finished_case(session, clock)
-    last = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                           .order_by(CaseEvent.seq.desc())).first()
+    last = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc())
+    ).first()
     session.execute(delete(CaseEvent).where(CaseEvent.id == last.id))
     report = check(session, case)
     assert not report.ok and report.seq == last.seq and "缺失" in report.problem
@@ -129,17 +160,29 @@ def test_forged_event_with_rehashed_chain_fails_replay(session: Session, clock: 
     from workflows.events import event_hash
 
     case = finished_case(session, clock)
-    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)).all()
+    events = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)
+    ).all()
     target = next(e for e in events if e.type == "task_completed")
     prev = events[target.seq - 2].hash
-    for event in events[target.seq - 1:]:
+    for event in events[target.seq - 1 :]:
         payload = event.payload
         if event.id == target.id:
             payload = dict(payload, data={**payload["data"], "score": 55})
-        new_hash = event_hash(case_id=case.id, seq=event.seq, type=event.type, actor=event.actor,
-                              occurred_at=event.occurred_at, payload=payload, prev_hash=prev)
-        session.execute(update(CaseEvent).where(CaseEvent.id == event.id)
-                        .values(payload=payload, prev_hash=prev, hash=new_hash))
+        new_hash = event_hash(
+            case_id=case.id,
+            seq=event.seq,
+            type=event.type,
+            actor=event.actor,
+            occurred_at=event.occurred_at,
+            payload=payload,
+            prev_hash=prev,
+        )
+        session.execute(
+            update(CaseEvent)
+            .where(CaseEvent.id == event.id)
+            .values(payload=payload, prev_hash=prev, hash=new_hash)
+        )
         prev = new_hash
     session.execute(update(Case).where(Case.id == case.id).values(last_event_hash=prev))
     report = check(session, case)
@@ -149,7 +192,11 @@ def test_forged_event_with_rehashed_chain_fails_replay(session: Session, clock: 
 def test_changed_claim_row_is_named(session: Session, clock: FixedClock) -> None:
     case = half_case(session, clock)
     from workflows.models import HumanTask
-    session.execute(update(HumanTask).where(HumanTask.case_id == case.id, HumanTask.assignee.is_not(None))
-                    .values(assignee="intruder"))
+
+    session.execute(
+        update(HumanTask)
+        .where(HumanTask.case_id == case.id, HumanTask.assignee.is_not(None))
+        .values(assignee="intruder")
+    )
     report = check(session, case)
     assert not report.ok and "human_tasks" in report.problem
