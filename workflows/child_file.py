@@ -143,8 +143,8 @@ EVENT_LABELS = {
 def timeline_text(*, session: Session, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each event with a Chinese sentence of what happened (task names looked up by task id)."""
     ids = {str(e["payload"].get("task_id")) for e in events if e["payload"].get("task_id")}
-    rows = session.execute(select(HumanTask.id, HumanTask.name).where(HumanTask.id.in_(ids))) if ids else []
-    names = {task_id: name for task_id, name in rows}
+    query = select(HumanTask.id, HumanTask.name).where(HumanTask.id.in_(ids))
+    names: dict[str, str] = {task_id: name for task_id, name in session.execute(query)} if ids else {}
     result = []
     for event in events:
         what = EVENT_LABELS.get(event["type"], event["type"])

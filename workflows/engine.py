@@ -15,7 +15,7 @@ import json
 import threading
 import types
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -147,7 +147,7 @@ def _is_last_day(day: date) -> bool:
     return (day + timedelta(days=1)).month != day.month
 
 
-MODEL_FUNCTIONS = {
+MODEL_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "iso_hours": lambda n: f"PT{int(n)}H",
     "iso_days": lambda n: f"P{int(n)}D",
     "now": _now_iso,

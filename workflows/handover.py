@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,6 +12,10 @@ from sqlalchemy.orm import Session
 from workflows.actions import act
 from workflows.events import NewEvent
 from workflows.models import HumanTask
+
+
+def _emit(events: list[NewEvent]) -> Callable[[Any, Any], list[NewEvent]]:
+    return lambda case, run: events
 
 
 def release_tasks(
@@ -26,14 +32,7 @@ def release_tasks(
             NewEvent("task_handed_over", "system", {"task_id": task.id, "from": username, "to": successor}),
             NewEvent(etype, holder, {"task_id": task.id, "bpmn_id": task.bpmn_id}),
         ]
-        act(
-            session,
-            case_id=task.case_id,
-            now=now,
-            actor="system",
-            step=lambda c, r, e=events: e,
-            fire_due=False,
-        )
+        act(session, case_id=task.case_id, now=now, actor="system", step=_emit(events), fire_due=False)
         task.assignee, task.claimed_at = successor, (now if successor else None)
     session.flush()
     return [t.id for t in tasks]

@@ -347,9 +347,8 @@ class _Interpreter:
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise SandboxError("不允许 ** 展开字典", source=self.source)
-            return _check_size(
-                {self.eval(k): self.eval(v) for k, v in zip(node.keys, node.values, strict=True)}
-            )  # type: ignore[arg-type]
+            entries = zip(node.keys, node.values, strict=True)
+            return _check_size({self.eval(k): self.eval(v) for k, v in entries})  # type: ignore[arg-type]
         if isinstance(node, ast.ListComp | ast.GeneratorExp):
             return _check_size([value for value in self.comprehension(node.generators, node.elt)])
         if isinstance(node, ast.SetComp):

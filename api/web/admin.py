@@ -101,13 +101,19 @@ def _fields_of(exc: ValidationFailed | Conflict | PermissionDenied) -> dict[str,
 
 @router.post("/users", response_class=HTMLResponse)
 def create_user(page: PageDep, form: FormDep) -> Response:
-    values = {
-        "username": str(form.get("username") or "").strip(),
-        "display_name": str(form.get("display_name") or ""),
-        "roles": [str(r) for r in form.getlist("roles")],
-        "phone": str(form.get("phone") or "").strip(),
-        "jurisdiction_code": str(form.get("jurisdiction_code") or ""),
-        "certified": form.get("certified") == "on",
+    username = str(form.get("username") or "").strip()
+    display_name = str(form.get("display_name") or "")
+    roles = [str(r) for r in form.getlist("roles")]
+    phone = str(form.get("phone") or "").strip()
+    code = str(form.get("jurisdiction_code") or "")
+    certified = form.get("certified") == "on"
+    values: dict[str, Any] = {
+        "username": username,
+        "display_name": display_name,
+        "roles": roles,
+        "phone": phone,
+        "jurisdiction_code": code,
+        "certified": certified,
     }
     password = str(form.get("password") or "")
     try:
@@ -116,17 +122,17 @@ def create_user(page: PageDep, form: FormDep) -> Response:
                 session=page.session,
                 clock=page.clock,
                 actor=page.actor,
-                username=values["username"],
-                display_name=values["display_name"],
-                roles=values["roles"],
-                jurisdiction_code=values["jurisdiction_code"],
+                username=username,
+                display_name=display_name,
+                roles=roles,
+                jurisdiction_code=code,
                 password=password,
-                certified=values["certified"],
-                phone=values["phone"] or None,
+                certified=certified,
+                phone=phone or None,
             )
     except (ValidationFailed, Conflict, PermissionDenied) as exc:
         return _user_form(page, values=values, errors=_fields_of(exc), message=exc.message, status=422)
-    return RedirectResponse("/users?created=" + values["username"], status_code=303)
+    return RedirectResponse("/users?created=" + username, status_code=303)
 
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)

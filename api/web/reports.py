@@ -132,16 +132,19 @@ def file_report(page: PageDep, form: FormDep) -> Response:
     village, child_ref = str(form.get("village") or ""), str(form.get("child_ref") or "").strip()[:64]
     case_id = _case_id(form)
     existing = page.session.get(Case, case_id)
-    if existing is not None:
+    if existing is not None and existing.created_by == page.actor.username:
         return _receipt(page, existing, immediate_danger=bool(existing.data.get("immediate_danger")))
-    keep = {"values": raw, "village": village, "child_ref": child_ref, "case_id": case_id}
+    if existing is not None:  # an id that is not this person's report: never show it, start afresh
+        case_id = str(uuid.uuid4())
+
+    def again(**kwargs: Any) -> Response:
+        return _form(page, values=raw, village=village, child_ref=child_ref, case_id=case_id, **kwargs)
+
     if village not in dict(_villages(page)):
-        return _form(
-            page,
+        return again(
             errors={"village": "请选择儿童所在的村（社区）"},
             status=422,
             message="表单填写有误，请按提示修改后再提交。",
-            **keep,
         )
     try:
         with page.session.begin_nested():
@@ -157,13 +160,11 @@ def file_report(page: PageDep, form: FormDep) -> Response:
             )
     except ValidationFailed as exc:
         fields = (exc.details or {}).get("fields") if isinstance(exc.details, dict) else None
-        return _form(
-            page,
+        return again(
             errors=fields or {},
             status=422,
             message="表单填写有误，请按提示修改后再提交。" if fields else exc.message,
-            **keep,
         )
     except PermissionDenied as exc:
-        return _form(page, status=403, message=exc.message, **keep)
+        return again(status=403, message=exc.message)
     return _receipt(page, outcome.case, immediate_danger=bool(data.get("immediate_danger")))
