@@ -253,7 +253,9 @@ def parse_process(
         raise ModelError(f"流程模型无法解析：{exc}", code="model_unparseable", details=where) from None
     for spec_ in [spec, *subprocess_specs.values()]:
         _space_dmn_operators(spec_)
-    forms = FormSet.from_files(files)
+    # a called process's user tasks are completed with its own forms ("<key>/forms/<task>.json")
+    called_forms = {n.split("/", 1)[1]: t for n, t in (extra_files or {}).items() if "/forms/" in n}
+    forms = FormSet.from_files({**called_forms, **files})
     parsed = ParsedProcess(key, content_hash, spec.description or key, spec, subprocess_specs, forms)
     for spec_ in [spec, *subprocess_specs.values()]:
         for task_spec in spec_.task_specs.values():

@@ -84,14 +84,19 @@ def _called_versions(session: Session, files: Mapping[str, str], key: str) -> li
 
 
 def called_files(session: Session, version: ProcessVersion) -> dict[str, str]:
-    """The BPMN and DMN files of the versions ``version`` calls, keyed ``<process key>/<path>``."""
+    """The BPMN, DMN and form files of the versions ``version`` calls (and they call), as ``<key>/<path>``."""
     extra: dict[str, str] = {}
     for called_hash in version.calls or []:
         called = session.scalar(select(ProcessVersion).where(ProcessVersion.content_hash == called_hash))
         if called is None:
             raise ModelError(f"被调用的流程版本 {called_hash[:12]} 不存在", code="called_version_missing")
+        extra.update(called_files(session, called))
         extra.update(
-            {f"{called.process_key}/{n}": t for n, t in called.files.items() if n.endswith((".bpmn", ".dmn"))}
+            {
+                f"{called.process_key}/{n}": t
+                for n, t in called.files.items()
+                if n.endswith((".bpmn", ".dmn")) or (n.startswith("forms/") and n != "forms/start.json")
+            }
         )
     return extra
 

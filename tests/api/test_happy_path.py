@@ -209,3 +209,41 @@ def test_request_body_errors_are_chinese(client: TestClient, login: Login) -> No
     response = client.post("/api/cases", headers=login("director"), json={"data": {}})
     assert response.status_code == 422
     assert response.json()["details"]["fields"]["process_key"] == "此项为必填项"
+
+
+def test_changing_role_or_jurisdiction_revokes_tokens(
+    client: TestClient, login: Login, people: dict[str, int]
+) -> None:
+    for change in (
+        {"roles": ["village_director", "village_committee"]},
+        {"jurisdiction_code": "500111101202"},
+    ):
+        response = client.post(
+            "/api/auth/token", data={"username": "neighbour", "password": "correct-horse-1"}
+        )
+        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        assert client.get("/api/tasks", headers=headers).status_code == 200
+        assert (
+            client.patch(f"/api/users/{people['neighbour']}", headers=login("admin"), json=change).status_code
+            == 200
+        )
+        assert client.get("/api/tasks", headers=headers).status_code == 401
+
+
+def test_user_admin_acts_only_inside_their_jurisdiction(
+    client: TestClient, login: Login, people: dict[str, int]
+) -> None:
+    response = client.post(
+        "/api/users",
+        headers=login("admin"),
+        json={
+            "username": "far_away",
+            "display_name": "外县",
+            "roles": ["police"],
+            "jurisdiction_code": "500112",
+            "password": "long-enough-pw",
+        },
+    )
+    assert response.status_code == 403 and "辖区" in response.json()["message"]
+    assert client.get(f"/api/users/{people['other_police']}", headers=login("admin")).status_code == 404
+    assert client.get("/api/users", headers=login("director")).status_code == 403

@@ -115,3 +115,30 @@ def test_defined_tells_whether_data_holds_a_name() -> None:
     data: dict = {}
     Sandbox().execute("if not defined('count'):\n    count = 0", data)
     assert data == {"count": 0}
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        ESCAPES["import"],
+        ESCAPES["subclasses"],
+        ESCAPES["huge_power"],
+        "__builtins__",
+        "[x for x in range(10000) for y in range(10000)]",
+    ],
+)
+def test_a_refused_condition_fails_the_action_and_the_stored_case_still_runs(condition: str) -> None:
+    """The case is not stuck: its stored state restores, and the same step works once the model is fixed."""
+    bad = parse_process("guarded", guarded_model(condition=condition), f"bad-{uuid.uuid4()}")
+    good = parse_process("guarded", guarded_model(condition="choice == 'a'"), f"good-{uuid.uuid4()}")
+    case_id = str(uuid.uuid4())
+    run = CaseRun.start(bad, case_id=case_id, data={}, now=START)
+    saved = run.dump()
+    task = run.open_tasks()[0]
+    with pytest.raises(ModelError):
+        run.complete(task.id, {"choice": "a", "__builtins__": {"__import__": __import__}}, now=START)
+    again = CaseRun.restore(bad, saved, case_id=case_id)
+    assert [t.id for t in again.open_tasks()] == [task.id]
+    fixed = CaseRun.restore(good, {**saved, "spec_ref": good.content_hash}, case_id=case_id)
+    fixed.complete(task.id, {"choice": "a"}, now=START)
+    assert [t.bpmn_id for t in fixed.open_tasks()] == ["again"]
