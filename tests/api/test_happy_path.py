@@ -216,7 +216,7 @@ def test_changing_role_or_jurisdiction_revokes_tokens(
 ) -> None:
     for change in (
         {"roles": ["village_director", "village_committee"]},
-        {"jurisdiction_code": "500111101202"},
+        {"jurisdiction_code": "500111101201"},
     ):
         response = client.post(
             "/api/auth/token", data={"username": "neighbour", "password": "correct-horse-1"}
