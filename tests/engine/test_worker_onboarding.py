@@ -8,10 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from SpiffWorkflow.bpmn import BpmnEvent  # type: ignore[import-untyped]
-from SpiffWorkflow.spiff.specs.event_definitions import (  # type: ignore[import-untyped]
-    MessageEventDefinition as SpiffMessageEventDefinition,
-)
 
 from tests.conftest import START
 from tests.support.flows import model_flows, taken_flows
@@ -120,15 +116,8 @@ def _train(
 
 
 def _report_departure(run: CaseRun, now: datetime) -> None:
-    """Deliver the message worker_departure to the case.
-
-    ``CaseRun.receive`` builds SpiffWorkflow's base ``MessageEventDefinition``, while SpiffBpmnParser gives
-    the model the spiff subclass; ``EventDefinition.__eq__`` compares classes, so the waiting event never
-    catches it. Until the engine sends the spiff class, the test delivers the event with that class.
-    """
-    with run.acting(now):
-        run.workflow.send_event(BpmnEvent(SpiffMessageEventDefinition("worker_departure"), payload={}))
-    run.fire_timers(now=now)  # runs the engine on
+    """Deliver the message worker_departure to the case (as POST /api/cases/{id}/messages does)."""
+    run.receive("worker_departure", {}, now=now)
 
 
 def _annual(run: CaseRun, clock: FixedClock, bpmn_id: str, status: str, on: str = "2027-03-10") -> None:

@@ -1,0 +1,65 @@
+"""SpiffWorkflow's clock reads and task ids, routed through the action's instant and the case's counter."""
+
+from __future__ import annotations
+
+import contextvars
+import types
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from SpiffWorkflow import task as _spiff_task_module  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer  # type: ignore[import-untyped]
+
+# --- time and task ids, routed through context variables ------------------------------------------
+_NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("shouhu_now", default=None)
+_IDS: contextvars.ContextVar[_IdSource | None] = contextvars.ContextVar("shouhu_ids", default=None)
+_real_datetime = datetime
+
+
+class _ClockedDatetime(_real_datetime):
+    """``datetime`` as SpiffWorkflow's timer module sees it: ``now()`` is the action's instant."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+        instant = _NOW.get()
+        if instant is None:
+            return _real_datetime.now(tz)
+        return instant.astimezone(tz) if tz is not None else instant
+
+
+def _clock_time() -> float:
+    instant = _NOW.get()
+    return instant.timestamp() if instant is not None else _real_datetime.now(UTC).timestamp()
+
+
+class _IdSource:
+    def __init__(self, case_id: str, counter: int) -> None:
+        self.namespace = uuid.UUID(case_id)
+        self.counter = counter
+
+    def next(self) -> uuid.UUID:
+        self.counter += 1
+        return uuid.uuid5(self.namespace, str(self.counter))
+
+
+def _task_uuid() -> uuid.UUID:
+    source = _IDS.get()
+    return source.next() if source is not None else uuid.uuid4()
+
+
+_spiff_timer.datetime = _ClockedDatetime
+_spiff_task_module.time = types.SimpleNamespace(time=_clock_time)
+_spiff_task_module.uuid4 = _task_uuid
+
+
+@contextmanager
+def _acting(now: datetime, ids: _IdSource) -> Iterator[None]:
+    t1, t2 = _NOW.set(now), _IDS.set(ids)
+    try:
+        yield
+    finally:
+        _NOW.reset(t1)
+        _IDS.reset(t2)

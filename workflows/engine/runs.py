@@ -1,0 +1,315 @@
+"""One running case: start, restore, act inside the action's instant, dump, and what it looks like."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.specs.event_definitions.message import (  # type: ignore[import-untyped]
+    MessageEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import (  # type: ignore[import-untyped]
+    MultipleEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (  # type: ignore[import-untyped]
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent  # type: ignore[import-untyped]
+from SpiffWorkflow.exceptions import SpiffWorkflowException  # type: ignore[import-untyped]
+from SpiffWorkflow.spiff.specs.event_definitions import (  # type: ignore[import-untyped]
+    MessageEventDefinition as SpiffMessageEventDefinition,
+)
+from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
+
+from workflows.clock import iso_utc, parse_iso
+from workflows.engine.clocking import _NOW, _acting, _IdSource, _real_datetime
+from workflows.engine.scripting import SANDBOX, SCRIPT_ENGINE
+from workflows.engine.specs import _PARSED, _SERIALIZER, ParsedProcess
+from workflows.errors import ModelError, NotFound, ValidationFailed
+from workflows.sandbox import SandboxError
+
+
+# --- one running case -----------------------------------------------------------------------------
+@dataclass
+class OpenTask:
+    id: str
+    bpmn_id: str
+    name: str
+    role: str | None
+    due_at: datetime | None
+
+
+@dataclass
+class StepResult:
+    """What an action did, for the service to write down."""
+
+    completed: list[str] = field(default_factory=list)  # human task ids completed by the action
+    fired_timers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Message:
+    """A message a case threw that no element of its own process catches (for another case)."""
+
+    name: str
+    payload: Any
+
+
+def _engine_error(exc: BaseException) -> ModelError:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, SandboxError):
+            break
+        cause = getattr(cause, "exception", None) or cause.__cause__ or cause.__context__
+    task = getattr(exc, "task", None)
+    element = getattr(getattr(task, "task_spec", None), "bpmn_id", None) or ""
+    reason = cause.message if isinstance(cause, SandboxError) else str(exc)
+    return ModelError(
+        f"流程模型在环节 {element or '（未知）'} 出错：{reason}。本次操作未生效，请联系流程管理员。",
+        code="model_expression_rejected" if isinstance(cause, SandboxError) else "model_runtime_error",
+        details={"element": element, "reason": reason},
+    )
+
+
+class CaseRun:
+    """A deserialized case: act on it inside ``acting(now)``, then ``dump()`` it."""
+
+    def __init__(self, process: ParsedProcess, workflow: Any, case_id: str, task_seq: int) -> None:
+        self.process = process
+        self.workflow = workflow
+        self.case_id = case_id
+        self._ids = _IdSource(case_id, task_seq)
+
+    # construction
+    @classmethod
+    def start(cls, process: ParsedProcess, *, case_id: str, data: dict[str, Any], now: datetime) -> CaseRun:
+        """Create the workflow, put the start data in, and run it to its first wait."""
+        run = cls(process, None, case_id, 0)
+        with run.acting(now):
+            workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=SCRIPT_ENGINE)
+            workflow.shouhu_spec_ref = process.content_hash
+            run.workflow = workflow
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.data.update(data)
+            run._steps()
+        return run
+
+    @classmethod
+    def restore(cls, process: ParsedProcess, state: dict[str, Any], *, case_id: str) -> CaseRun:
+        """Rebuild the workflow from a stored state (the spec comes from the parsed version)."""
+        _PARSED.setdefault(process.content_hash, process)
+        dct = json.loads(json.dumps(state["workflow"]))
+        dct["spec_ref"] = process.content_hash
+        workflow = _SERIALIZER.from_dict(dct)
+        workflow.script_engine = SCRIPT_ENGINE
+        return cls(process, workflow, case_id, state["task_seq"])
+
+    def dump(self) -> dict[str, Any]:
+        """The case state as JSON-ready data: the workflow without its spec, and the id counter."""
+        _SERIALIZER.registry._encoder_mode = True
+        try:
+            dct = _SERIALIZER.to_dict(self.workflow)
+        finally:
+            _SERIALIZER.registry._encoder_mode = False
+        dct.pop("spec_ref", None)
+        return {"spec_ref": self.process.content_hash, "task_seq": self._ids.counter, "workflow": dct}
+
+    @contextmanager
+    def acting(self, now: datetime) -> Iterator[None]:
+        with _acting(now, self._ids):
+            yield
+
+    # actions
+    def complete(self, task_id: str, data: dict[str, Any], *, now: datetime) -> StepResult:
+        """Complete a ready user task with validated data and run the engine to its next wait."""
+        task = self._ready_user_task(task_id)
+        with self.acting(now):
+            task.data.update(data)
+            try:
+                task.run()
+            except (SpiffWorkflowException, SandboxError) as exc:
+                raise _engine_error(exc) from None
+            self._steps()
+        return StepResult(completed=[task_id])
+
+    def fire_timers(self, *, now: datetime) -> StepResult:
+        """Fire the timers due at ``now`` and run the engine on (timers reached on the way fire too)."""
+        before = {t.id for t in self._timer_tasks(TaskState.COMPLETED)}
+        with self.acting(now):
+            try:
+                self.workflow.refresh_timers()
+            except (SpiffWorkflowException, SandboxError) as exc:
+                raise _engine_error(exc) from None
+            self._steps()
+        fired = sorted(
+            t.task_spec.bpmn_id for t in self._timer_tasks(TaskState.COMPLETED) if t.id not in before
+        )
+        return StepResult(fired_timers=fired)
+
+    def receive(self, name: str, payload: Any, *, now: datetime) -> None:
+        """Deliver a message to a catching event of this case, then run the engine on."""
+        definition = SpiffMessageEventDefinition(name)
+        with self.acting(now):
+            try:
+                self.workflow.send_event(BpmnEvent(definition, payload=payload))
+            except SpiffWorkflowException:
+                raise ValidationFailed(
+                    f"该案件当前不在等待消息“{name}”", code="message_not_expected"
+                ) from None
+            self._steps()
+
+    def take_messages(self) -> list[Message]:
+        """Messages thrown by the last action for other cases (each is returned once)."""
+        return [
+            Message(e.event_definition.name, e.payload)
+            for e in self.workflow.get_events()
+            if isinstance(e.event_definition, MessageEventDefinition)
+        ]
+
+    def correct(self, changes: dict[str, Any], *, now: datetime) -> None:
+        """Apply corrected values to the live data of the case (completed tasks keep their originals)."""
+        with self.acting(now):
+            for task in self.workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
+                task.data.update(changes)
+            self.workflow.data.update({k: v for k, v in changes.items() if k in self.workflow.data})
+
+    def _steps(self) -> None:
+        try:
+            self.workflow.do_engine_steps()
+        except (SpiffWorkflowException, SandboxError) as exc:
+            raise _engine_error(exc) from None
+        self._stamp_due_times()
+
+    def _ready_user_task(self, task_id: str) -> Any:
+        try:
+            task = self.workflow.get_task_from_id(uuid.UUID(task_id))
+        except (ValueError, SpiffWorkflowException, KeyError):
+            task = None
+        if task is None or not task.task_spec.manual:
+            raise NotFound("找不到该任务", code="task_not_found")
+        if task.state != TaskState.READY:
+            raise ValidationFailed("该任务已办结或尚未就绪", code="task_not_ready")
+        return task
+
+    def _stamp_due_times(self) -> None:
+        now = _NOW.get() or _real_datetime.now(UTC)
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+            if "shouhu_due" in task.internal_data:
+                continue
+            info = self.process.user_tasks.get(task.task_spec.bpmn_id)
+            due = None
+            if info and info.due:
+                try:
+                    value = SANDBOX.evaluate(info.due, task.data)
+                    due = _due_from(value, now)
+                except (SandboxError, ValueError) as exc:
+                    raise ModelError(
+                        f"任务 {info.bpmn_id} 的期限表达式无效：{exc}", code="model_due_invalid"
+                    ) from None
+            task.internal_data["shouhu_due"] = iso_utc(due) if due else None
+
+    def _timer_tasks(self, state: int) -> list[Any]:
+        """Catching events (and event-based gateways) in ``state`` that wait on a timer."""
+        return [
+            t
+            for t in self.workflow.get_tasks(state=state)
+            if isinstance(t.task_spec, CatchingEvent)
+            and _has_timer(getattr(t.task_spec, "event_definition", None))
+        ]
+
+    def _waiting_timers(self) -> list[Any]:
+        return self._timer_tasks(TaskState.WAITING)
+
+    # views
+    @property
+    def status(self) -> str:
+        return "completed" if self.workflow.completed else "running"
+
+    def open_tasks(self) -> list[OpenTask]:
+        """Ready user tasks, with their lane (role) and due instant."""
+        result = []
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+            due = task.internal_data.get("shouhu_due")
+            result.append(
+                OpenTask(
+                    id=str(task.id),
+                    bpmn_id=task.task_spec.bpmn_id,
+                    name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                    role=task.task_spec.lane,
+                    due_at=parse_iso(due) if due else None,
+                )
+            )
+        return result
+
+    def next_due_at(self) -> datetime | None:
+        """The earliest instant at which a waiting timer of this case falls due."""
+        instants = []
+        for task in self._waiting_timers():
+            value = task.internal_data.get("event_value")
+            if isinstance(value, dict):
+                value = value.get("next") if value.get("cycles") != 0 else None
+            if value:
+                instants.append(parse_iso(value))
+        return min(instants) if instants else None
+
+    def data(self) -> dict[str, Any]:
+        """The case's current data: the live tasks' data merged oldest first, or the finished process's."""
+        if self.workflow.completed:
+            end = self.workflow.last_task
+            return dict(end.data) if end is not None else dict(self.workflow.data)
+        live = self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        merged: dict[str, Any] = {}
+        # a task opened long ago (an escalation) holds an old copy: newer tasks' values must win
+        for _, _, task in sorted((t.last_state_change, i, t) for i, t in enumerate(live)):
+            merged.update(task.data)
+        return merged
+
+    def completed_user_tasks(self) -> list[dict[str, Any]]:
+        """Completed user tasks in tree order with their data (what replay compares)."""
+        return [
+            {"id": str(t.id), "bpmn_id": t.task_spec.bpmn_id, "data": t.data}
+            for t in self.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)
+        ]
+
+    def digest(self) -> str:
+        """A short fingerprint of the observable state, logged with every event."""
+        view = {
+            "status": self.status,
+            "open": sorted((t.id, t.bpmn_id) for t in self.open_tasks()),
+            "data": self.data(),
+            "due": iso_utc(d) if (d := self.next_due_at()) else None,
+            "done": len(self.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)),
+        }
+        text = json.dumps(view, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _has_timer(definition: Any) -> bool:
+    if isinstance(definition, TimerEventDefinition):
+        return True
+    return isinstance(definition, MultipleEventDefinition) and any(
+        isinstance(d, TimerEventDefinition) for d in definition.event_definitions
+    )
+
+
+def _due_from(value: Any, now: datetime) -> datetime:
+    text = str(value)
+    if text.upper().startswith("P"):
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+        return now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
+    return parse_iso(text)
+
+
+def duration_of(expression: str) -> timedelta:
+    """The length of an ISO-8601 duration such as 'PT24H' (for validation and tests)."""
+    start = _real_datetime(2000, 1, 1, tzinfo=UTC)
+    return TimerEventDefinition.get_timedelta_from_start(
+        TimerEventDefinition.parse_iso_duration(expression), start
+    )
