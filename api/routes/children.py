@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.schemas.common import ERRORS
-from workflows import children, views
+from workflows import child_import, children, views
 from workflows.clock import iso_utc
 from workflows.errors import ValidationFailed
 from workflows.models import Child
@@ -110,7 +110,7 @@ async def import_file(
     content = await file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise ValidationFailed("导入文件不能超过 5 MB", code="import_too_large")
-    made = children.import_files(
+    made = child_import.import_files(
         session=session, clock=clock, actor=actor, filename=file.filename or "", content=content
     )
     return {"imported": len(made), "items": [_summary(c) for c in made]}
@@ -121,7 +121,7 @@ def export(
     request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep, village_code: str | None = None
 ) -> Response:
     """导出档案（季度核实更新用，身份证号已隐去）。"""
-    text = children.export_csv(
+    text = child_import.export_csv(
         session=session,
         clock=clock,
         actor=actor,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.unit.test_services import DIRECTOR, NEIGHBOUR, POLICE, start
-from workflows import children
+from workflows import child_import, children
 from workflows.access import Actor
 from workflows.clock import FixedClock
 from workflows.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -159,7 +159,7 @@ def test_import_is_all_or_nothing_with_errors_per_row(session: Session, clock: F
     )
     bad = good + f"丙,x,2015-13-01,,{VILLAGE},,\n丁,,,,500111101202,,\n,,,{ID_A},{VILLAGE},,\n"
     with pytest.raises(ValidationFailed) as info:
-        children.import_files(
+        child_import.import_files(
             session=session, clock=clock, actor=DIRECTOR, filename="a.csv", content=bad.encode()
         )
     rows = info.value.details["rows"]
@@ -167,13 +167,13 @@ def test_import_is_all_or_nothing_with_errors_per_row(session: Session, clock: F
     assert rows["4"] == {"gender": "应为 male 或 female", "birth_date": "应为日期，格式如 2015-06-01"}
     assert rows["5"] == {"village_code": "不在本人辖区"} and "与第 2 行重复" in rows["6"]["id_number"]
     assert children.list_children(session=session, actor=DIRECTOR)[1] == 0
-    made = children.import_files(
+    made = child_import.import_files(
         session=session, clock=clock, actor=DIRECTOR, filename="a.csv", content=("\ufeff" + good).encode()
     )
     assert [c.name for c in made] == ["甲", "乙"] and made[0].guardians == [
         {"name": "父亲", "relation": "", "phone": ""}
     ]
-    exported = children.export_csv(
+    exported = child_import.export_csv(
         session=session, clock=clock, actor=DIRECTOR, village_code=VILLAGE, endpoint="e"
     )
     assert ID_A not in exported and ID_A[-4:] in exported and "甲" in exported
@@ -190,7 +190,7 @@ def test_import_reads_excel(session: Session, clock: FixedClock, tmp_path: objec
     sheet.append(["表格儿童", "2016-01-02", VILLAGE])
     buffer = io.BytesIO()
     book.save(buffer)
-    made = children.import_files(
+    made = child_import.import_files(
         session=session, clock=clock, actor=DIRECTOR, filename="files.xlsx", content=buffer.getvalue()
     )
     assert [(c.name, c.birth_date) for c in made] == [("表格儿童", "2016-01-02")]
