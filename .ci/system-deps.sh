@@ -9,7 +9,7 @@ PG_USER=shouhu
 PG_PASSWORD=shouhu-test-only
 PG_DB=shouhu_test
 PG_PORT="${SHOUHU_TEST_PG_PORT:-5432}"
-PACKAGES=(postgresql chromium chromium-driver)
+PACKAGES=(postgresql chromium chromium-driver fonts-noto-cjk)
 
 say() { echo "system-deps: $*"; }
 
