@@ -84,8 +84,9 @@ def case_summary(case: Case) -> dict[str, Any]:
 
 
 def case_view(*, session: Session, clock: Clock, actor: Actor, case_id: str, endpoint: str) -> dict[str, Any]:
-    """A case with its open tasks and the data the actor may see; the read is logged."""
+    """A case with its open tasks and the data the actor may see; due timers fire first; the read is logged."""
     case = cases.get_case(session=session, actor=actor, case_id=case_id)
+    cases.fire_due_timers(session=session, clock=clock, case_id=case.id)
     tasks = session.scalars(
         select(HumanTask)
         .where(HumanTask.case_id == case.id, HumanTask.status == "ready")
@@ -131,8 +132,10 @@ def _event_view(session: Session, actor: Actor, case: Case, event: CaseEvent) ->
 
 
 def task_view(*, session: Session, clock: Clock, actor: Actor, task_id: str, endpoint: str) -> dict[str, Any]:
-    """A task with its form, instructions and the case context needed to decide; the read is logged."""
+    """A task with its form, instructions and the case context to decide; due timers fire first; logged."""
     task = human_tasks.get_task(session=session, actor=actor, task_id=task_id)
+    if cases.fire_due_timers(session=session, clock=clock, case_id=task.case_id) is not None:
+        session.refresh(task)  # an interrupting deadline may have closed it
     case = session.get(Case, task.case_id)
     assert case is not None
     process = process_of(session, case)

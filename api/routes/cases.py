@@ -57,7 +57,6 @@ def get_case(
     case_id: str, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> dict[str, Any]:
     """案件状态、当前任务和本人可见的数据（访问会被记录）。"""
-    cases.fire_due_timers(session=session, clock=clock, case_id=_visible(session, actor, case_id))
     return views.case_view(
         session=session, clock=clock, actor=actor, case_id=case_id, endpoint=f"GET {request.url.path}"
     )
@@ -103,7 +102,3 @@ def message(
 def verify(case_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """核验：哈希链完整，且按日志重放可得到相同的案件。"""
     return replay.verify(session=session, actor=actor, case_id=case_id).as_dict()
-
-
-def _visible(session: Any, actor: Any, case_id: str) -> str:
-    return cases.get_case(session=session, actor=actor, case_id=case_id).id

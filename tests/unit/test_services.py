@@ -356,3 +356,19 @@ def test_system_actor_sees_every_jurisdiction(session: Session, clock: FixedCloc
     start(session, clock)
     assert human_tasks.list_tasks(session=session, actor=SYSTEM).total >= 1
     assert session.scalar(select(func.count()).select_from(Case)) >= 1
+
+
+def test_opening_a_case_or_task_fires_its_due_timers(session: Session, clock: FixedClock) -> None:
+    from workflows import views
+
+    case = start(session, clock)
+    human_tasks.complete(
+        session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id, data={"score": 99}
+    )
+    clock.advance(hours=25)
+    views.task_view(session=session, clock=clock, actor=POLICE, task_id=only_task(session, POLICE).id, endpoint="t")
+    assert events(session, case)[-1] == "timer_fired"
+    county = Actor("county", frozenset({"county_civil_affairs"}), "500111")
+    assert only_task(session, county).bpmn_id == "escalate"
+    view = views.case_view(session=session, clock=clock, actor=county, case_id=case.id, endpoint="t")
+    assert "escalate" in [t["bpmn_id"] for t in view["open_tasks"]]
