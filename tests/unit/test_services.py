@@ -363,10 +363,16 @@ def test_opening_a_case_or_task_fires_its_due_timers(session: Session, clock: Fi
 
     case = start(session, clock)
     human_tasks.complete(
-        session=session, clock=clock, actor=DIRECTOR, task_id=only_task(session, DIRECTOR).id, data={"score": 99}
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"score": 99},
     )
     clock.advance(hours=25)
-    views.task_view(session=session, clock=clock, actor=POLICE, task_id=only_task(session, POLICE).id, endpoint="t")
+    views.task_view(
+        session=session, clock=clock, actor=POLICE, task_id=only_task(session, POLICE).id, endpoint="t"
+    )
     assert events(session, case)[-1] == "timer_fired"
     county = Actor("county", frozenset({"county_civil_affairs"}), "500111")
     assert only_task(session, county).bpmn_id == "escalate"
