@@ -356,6 +356,7 @@ def link_case(*, session: Session, clock: Clock, actor: Actor, case_id: str, chi
         now=clock.now(),
         actor=actor.username,
         fire_due=False,
+        allow_closed=True,
         step=lambda c, r: [
             NewEvent("child_linked", actor.username, {"child_ref": child.id, "previous": previous})
         ],
@@ -416,3 +417,28 @@ def merge(*, session: Session, clock: Clock, actor: Actor, keep_id: str, merge_i
     )
     session.flush()
     return keep
+
+
+def record_approved_file(*, session: Session, clock: Clock, case: Case, payload: dict[str, Any]) -> Child:
+    """Write a file approved in an identification case into the registry (a new file, or changes to it)."""
+    from workflows.access import SYSTEM
+    from workflows.errors import ModelError
+
+    data = {k: v for k, v in payload.items() if k in FIELDS}
+    data["village_code"] = case.jurisdiction_code
+    clean, errors = _clean(data, partial=False)
+    if errors:
+        raise ModelError(f"审核通过的档案数据不完整：{errors}", code="child_payload_invalid", details=errors)
+    ref = str(payload.get("child_ref") or "")
+    child = session.get(Child, ref) if ref else None
+    reason = f"档案审核通过（案件 {case.business_key}）"
+    if child is None or child.status != "active":
+        child = register(session=session, clock=clock, actor=SYSTEM, data=clean)
+    else:
+        changes = {k: v for k, v in clean.items() if getattr(child, k) != v}
+        if changes:
+            update_file(
+                session=session, clock=clock, actor=SYSTEM, child_id=child.id, changes=changes, reason=reason
+            )
+    link_case(session=session, clock=clock, actor=SYSTEM, case_id=case.id, child_id=child.id)
+    return child

@@ -97,6 +97,17 @@ def _worker_certified(session: Session, now: datetime, source: Case, payload: An
     )
 
 
+@handler("child_file_approved")
+def _child_file_approved(session: Session, now: datetime, source: Case, payload: Any) -> None:
+    from workflows import children
+
+    if not isinstance(payload, dict):
+        raise ModelError(
+            "消息 child_file_approved 的内容必须是档案数据（字典）", code="message_payload_invalid"
+        )
+    children.record_approved_file(session=session, clock=FixedClock(now), case=source, payload=payload)
+
+
 @handler("worker_left")
 def _worker_left(session: Session, now: datetime, source: Case, payload: Any) -> None:
     from workflows import accounts, handover

@@ -354,7 +354,8 @@ def test_red_starts_the_intervention_at_once_and_the_file_goes_on() -> None:
     confirm(run)
     review(run)
     assert run.status == "completed"
-    assert run.take_messages() == []  # the intervention restarts tracking when the child returns home
+    # the file is recorded; the intervention restarts tracking when the child returns home
+    assert [m.name for m in run.take_messages()] == ["child_file_approved"]
 
 
 # --- the file: confirm, review, start tracking ----------------------------------------------------
@@ -370,7 +371,19 @@ def test_director_registers_and_confirms_then_supervisor_reviews() -> None:
     assert (task.name, task.role) == ("审核档案", "township_supervisor")
     review(run)
     assert run.status == "completed"
-    [message] = run.take_messages()
+    filed, message = run.take_messages()
+    assert filed.name == "child_file_approved"
+    assert filed.payload == {
+        "child_ref": "C-0002",
+        "name": "小丽",
+        "birth_date": "2016-05-01",
+        "address": "甲镇丙村 5 组 8 号",
+        "household": "rural",
+        "guardians": [{"name": "王奶奶", "relation": "grandparent", "phone": ""}],
+        "carer": {"name": "王奶奶", "relation": "祖母"},
+        "categories": ["left_behind"],
+        "risk_colour": "green",
+    }
     assert message.name == "start:risk_visits"
     assert message.payload == {
         "child_ref": "C-0002",
@@ -393,7 +406,7 @@ def test_returned_file_is_registered_again() -> None:
     assert outcome(run) == (True, "father_away_mother_unable")
     confirm(run)
     review(run)
-    assert [m.name for m in run.take_messages()] == ["start:risk_visits"]
+    assert [m.name for m in run.take_messages()] == ["child_file_approved", "start:risk_visits"]
 
 
 def test_no_new_tracking_for_a_child_already_tracked_or_out_of_scope() -> None:
@@ -401,11 +414,11 @@ def test_no_new_tracking_for_a_child_already_tracked_or_out_of_scope() -> None:
     register(run=run)
     confirm(run)
     review(run)
-    assert run.status == "completed" and run.take_messages() == []
+    assert run.status == "completed" and [m.name for m in run.take_messages()] == ["child_file_approved"]
     run = register(**NOT_AWAY)  # neither definition, no risk: filed only
     confirm(run)
     review(run)
-    assert run.status == "completed" and run.take_messages() == []
+    assert run.status == "completed" and [m.name for m in run.take_messages()] == ["child_file_approved"]
 
 
 def test_no_labels_in_titles() -> None:
