@@ -66,7 +66,11 @@ def start_case(
     now = clock.now()
     version = registry.published_version(session, process_key)
     process = registry.parsed(session, version)
-    clean = process.forms.require(START_FORM).validate(data)
+    start_form = process.forms.require(START_FORM)
+    starters = start_form.schema.get("x-starters")
+    if starters:
+        require_role(actor, *starters, action=f"开启“{process.name}”案件")
+    clean = start_form.validate(data)
     case_id = case_id or str(uuid.uuid4())
     run = CaseRun.start(process, case_id=case_id, data=clean, now=now)
     case = Case(
@@ -121,10 +125,14 @@ def due_case_ids(*, session: Session, clock: Clock, limit: int = 500) -> list[st
 def send_message(
     *, session: Session, clock: Clock, actor: Actor, case_id: str, name: str, payload: Any
 ) -> Outcome:
-    """Deliver a message to a case waiting for it (e.g. another department's reply)."""
+    """Deliver a message to a case waiting for it; only roles that work in the case's process may send one."""
+    if payload is not None and not isinstance(payload, dict):
+        raise ValidationFailed("消息内容必须是表单对象", code="message_payload_invalid")
 
     def check(case: Case) -> None:
         require_visible(actor, case.jurisdiction_code)
+        lanes = {t.lane for t in process_of(session, case).user_tasks.values() if t.lane}
+        require_role(actor, *sorted(lanes), action="向该案件发送消息")
 
     def step(case: Case, run: CaseRun) -> list[NewEvent]:
         run.receive(name, payload, now=clock.now())

@@ -21,6 +21,9 @@ MAX_INT_BITS = 4_096
 MAX_SEQUENCE = 100_000
 MAX_STRING = 1_000_000
 MAX_RANGE = 10_000
+MAX_WEIGHT = 200_000
+# SpiffWorkflow's serializer turns any dict holding "typename" back into one of its own objects.
+RESERVED_KEYS = frozenset({"typename"})
 
 
 class SandboxError(Exception):
@@ -77,6 +80,8 @@ _METHODS: dict[type, frozenset[str]] = {
     list: frozenset("append extend count index".split()),
     set: frozenset("add".split()),
 }
+
+_MUTATORS = frozenset({"append", "extend", "add"})
 
 _EXPR_NODES = (
     ast.Expression,
@@ -198,15 +203,45 @@ def compile_script(source: str) -> ast.Module:
 
 
 def _check_size(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
-        raise SandboxError("数值过大")
-    if isinstance(value, str) and len(value) > MAX_STRING:
-        raise SandboxError("文本过长")
-    if isinstance(value, list | tuple | dict | set) and len(value) > MAX_SEQUENCE:
-        raise SandboxError("列表过长")
+    """Refuse a value that is too big, counting nested containers (shared parts count each time)."""
+    budget = MAX_WEIGHT
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, bool) or item is None:
+            budget -= 1
+        elif isinstance(item, int):
+            if item.bit_length() > MAX_INT_BITS:
+                raise SandboxError("数值过大")
+            budget -= 1
+        elif isinstance(item, str):
+            if len(item) > MAX_STRING:
+                raise SandboxError("文本过长")
+            budget -= 1 + len(item) // 64
+        elif isinstance(item, list | tuple | dict | set):
+            if len(item) > MAX_SEQUENCE:
+                raise SandboxError("列表过长")
+            budget -= 1 + len(item)
+            pending.extend(item.items() if isinstance(item, dict) else item)
+        else:
+            budget -= 1
+        if budget < 0:
+            raise SandboxError("数据量过大（嵌套的列表或文本太多）")
     return value
+
+
+def _result_length(receiver: str, method: str, args: list[Any]) -> int:
+    """The length a text method would produce, computed before running it."""
+    if method == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
+        old, new = args[0], args[1]
+        hits = receiver.count(old) if old else len(receiver) + 1
+        return len(receiver) + hits * (len(new) - len(old))
+    if method == "join" and args and isinstance(args[0], list | tuple):
+        parts = args[0]
+        return sum(len(p) if isinstance(p, str) else 0 for p in parts) + len(receiver) * max(
+            len(parts) - 1, 0
+        )
+    return 0
 
 
 class _Interpreter:
@@ -299,7 +334,10 @@ class _Interpreter:
             container = self.eval(target.value)
             if not isinstance(container, list | dict):
                 raise SandboxError("只能给列表或字典的元素赋值", source=self.source)
-            container[self.eval(target.slice)] = _plain(value)
+            key = self.eval(target.slice)
+            if isinstance(container, dict) and not isinstance(key, str):
+                raise SandboxError("字典的键只能是文本", source=self.source)
+            container[key] = _plain(value)
         elif isinstance(target, ast.Tuple | ast.List):
             values = list(value)
             if len(values) != len(target.elts):
@@ -433,6 +471,10 @@ class _Interpreter:
             allowed = _METHODS.get(type(receiver), frozenset())
             if node.func.attr not in allowed:
                 raise SandboxError(f"不允许调用方法：{node.func.attr}", source=self.source)
+            if isinstance(receiver, str) and _result_length(receiver, node.func.attr, args) > MAX_STRING:
+                raise SandboxError("文本过长", source=self.source)
+            if node.func.attr in _MUTATORS:  # what goes into case data must be plain JSON-like data
+                args = [_plain(a) for a in args]
             func = getattr(receiver, node.func.attr)
         else:
             raise SandboxError("只能调用允许的函数", source=self.source)
@@ -476,16 +518,33 @@ class _Interpreter:
             raise SandboxError("不支持的循环变量", source=self.source)
 
 
-def _plain(value: Any) -> Any:
-    """Only JSON-like values may be stored in case data."""
-    if value is None or isinstance(value, bool | int | float | str):
+def plain(value: Any) -> Any:
+    """Only JSON-like values may be stored in case data: finite numbers, text keys, no reserved keys."""
+    _check_size(value)
+    return _plain_copy(value)
+
+
+_plain = plain
+
+
+def _plain_copy(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SandboxError("不能保存非有限的数值（NaN 或无穷大）")
         return value
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain_copy(v) for v in value]
     if isinstance(value, set):
-        return sorted((_plain(v) for v in value), key=repr)
+        return sorted((_plain_copy(v) for v in value), key=repr)
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        for key in value:
+            if not isinstance(key, str):
+                raise SandboxError("字典的键只能是文本")
+            if key in RESERVED_KEYS:
+                raise SandboxError(f"数据中不能使用保留的键名：{key}")
+        return {k: _plain_copy(v) for k, v in value.items()}
     raise SandboxError(f"不能保存这种类型的值：{type(value).__name__}")
 
 

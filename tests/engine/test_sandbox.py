@@ -136,9 +136,43 @@ def test_a_refused_condition_fails_the_action_and_the_stored_case_still_runs(con
     saved = run.dump()
     task = run.open_tasks()[0]
     with pytest.raises(ModelError):
-        run.complete(task.id, {"choice": "a", "__builtins__": {"__import__": __import__}}, now=START)
+        run.complete(task.id, {"choice": "a", "__builtins__": {"open": "x"}}, now=START)
     again = CaseRun.restore(bad, saved, case_id=case_id)
     assert [t.id for t in again.open_tasks()] == [task.id]
     fixed = CaseRun.restore(good, {**saved, "spec_ref": good.content_hash}, case_id=case_id)
     fixed.complete(task.id, {"choice": "a"}, now=START)
     assert [t.bpmn_id for t in fixed.open_tasks()] == ["again"]
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("a = [0] * 100000\nb = [a] * 100000", "数据量过大"),
+        ("s = 'a' * 100000\nt = s.replace('a', s)", "文本过长"),
+        ("s = 'ab' * 1000\nt = s.join([s] * 10000)", "过"),
+        ("x = float('nan')", "非有限"),
+        ("d = {}\nd[(1, 2)] = 3", "键只能是文本"),
+        ("x = {'typename': 'timedelta', 'days': 1}", "保留的键名"),
+        ("l = []\nl.append({'typename': 'x'})", "保留的键名"),
+    ],
+)
+def test_work_and_values_that_could_exhaust_or_poison_are_refused(script: str, message: str) -> None:
+    with pytest.raises(SandboxError, match=message):
+        Sandbox().execute(script, {})
+
+
+def test_sets_put_into_case_data_become_lists() -> None:
+    data: dict = {"l": []}
+    Sandbox().execute("l.append({2, 1})", data)
+    assert data == {"l": [[1, 2]]}
+
+
+def test_outside_data_with_a_reserved_key_is_refused_before_it_reaches_the_state() -> None:
+    from workflows.errors import ValidationFailed
+
+    process = parse_process("guarded", guarded_model(), f"plain-{uuid.uuid4()}")
+    with pytest.raises(ValidationFailed, match="typename"):
+        CaseRun.start(process, case_id=str(uuid.uuid4()), data={"note": {"typename": "timedelta"}}, now=START)
+    run = CaseRun.start(process, case_id=str(uuid.uuid4()), data={}, now=START)
+    with pytest.raises(ValidationFailed, match="typename"):
+        run.receive("anything", {"x": {"typename": "timedelta", "bogus": 1}}, now=START)

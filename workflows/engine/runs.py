@@ -33,7 +33,7 @@ from workflows.engine.clocking import _NOW, _acting, _IdSource, _real_datetime
 from workflows.engine.scripting import SANDBOX, SCRIPT_ENGINE
 from workflows.engine.specs import _PARSED, _SERIALIZER, ParsedProcess
 from workflows.errors import ModelError, NotFound, ValidationFailed
-from workflows.sandbox import SandboxError
+from workflows.sandbox import SandboxError, plain
 
 
 # --- one running case -----------------------------------------------------------------------------
@@ -78,6 +78,14 @@ def _engine_error(exc: BaseException) -> ModelError:
     )
 
 
+def plain_input(data: Any) -> Any:
+    """Data from outside (forms, messages, corrections) must be plain JSON with no reserved keys."""
+    try:
+        return plain(data)
+    except SandboxError as exc:
+        raise ValidationFailed(f"提交的数据不能保存：{exc.message}", code="data_not_plain") from None
+
+
 class CaseRun:
     """A deserialized case: act on it inside ``acting(now)``, then ``dump()`` it."""
 
@@ -91,6 +99,7 @@ class CaseRun:
     @classmethod
     def start(cls, process: ParsedProcess, *, case_id: str, data: dict[str, Any], now: datetime) -> CaseRun:
         """Create the workflow, put the start data in, and run it to its first wait."""
+        data = plain_input(data)
         run = cls(process, None, case_id, 0)
         with run.acting(now):
             workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=SCRIPT_ENGINE)
@@ -107,7 +116,13 @@ class CaseRun:
         _PARSED.setdefault(process.content_hash, process)
         dct = json.loads(json.dumps(state["workflow"]))
         dct["spec_ref"] = process.content_hash
-        workflow = _SERIALIZER.from_dict(dct)
+        try:
+            workflow = _SERIALIZER.from_dict(dct)
+        except Exception as exc:  # noqa: BLE001 - a damaged stored state is reported, never a bare 500
+            raise ModelError(
+                f"案件状态无法读取（{type(exc).__name__}），请联系系统管理员核验该案件",
+                code="case_state_unreadable",
+            ) from None
         workflow.script_engine = SCRIPT_ENGINE
         return cls(process, workflow, case_id, state["task_seq"])
 
@@ -129,6 +144,7 @@ class CaseRun:
     # actions
     def complete(self, task_id: str, data: dict[str, Any], *, now: datetime) -> StepResult:
         """Complete a ready user task with validated data and run the engine to its next wait."""
+        data = plain_input(data)
         task = self._ready_user_task(task_id)
         with self.acting(now):
             task.data.update(data)
@@ -155,6 +171,7 @@ class CaseRun:
 
     def receive(self, name: str, payload: Any, *, now: datetime) -> None:
         """Deliver a message to a catching event of this case, then run the engine on."""
+        payload = plain_input(payload)
         definition = SpiffMessageEventDefinition(name)
         with self.acting(now):
             try:
@@ -175,6 +192,7 @@ class CaseRun:
 
     def correct(self, changes: dict[str, Any], *, now: datetime) -> None:
         """Apply corrected values to the live data of the case (completed tasks keep their originals)."""
+        changes = plain_input(changes)
         with self.acting(now):
             for task in self.workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
                 task.data.update(changes)
