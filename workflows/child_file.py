@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows import views
-from workflows.access import Actor
+from workflows.access import Actor, require_role
 from workflows.actions import process_of
 from workflows.clock import Clock
 from workflows.errors import NotFound, ValidationFailed
 from workflows.models import Case, HumanTask
+from workflows.roles import ID_REVEALERS
 
 ID_FIELDS = ("child_id_number", "id_number")
 BASIC_FIELDS = (
@@ -33,14 +34,6 @@ BASIC_FIELDS = (
 )
 CATEGORY_FIELDS = ("child_categories", "categories", "category", "situation", "risk_colour")
 PEOPLE_WORDS = ("guardian", "carer", "parent", "father", "mother", "relative")
-
-
-def mask_id(value: str) -> str:
-    """An ID number with only its first and last four characters shown: 5001**********1234."""
-    text = str(value)
-    if len(text) <= 8:
-        return "*" * len(text)
-    return text[:4] + "*" * (len(text) - 8) + text[-4:]
 
 
 def declared_fields(*, session: Session, case_id: str) -> dict[str, dict[str, Any]]:
@@ -91,13 +84,17 @@ def child_file(
         data.update({k: v for k, v in case["data"].items() if v not in (None, "", [])})
     revealed = False
     if reveal_reason is not None:
+        require_role(actor, *ID_REVEALERS, action="查看完整身份证号")
         reason = reveal_reason.strip()
-        if not reason:
+        if len(reason) < 4:
             raise ValidationFailed(
-                "查看完整身份证号须填写理由",
+                "查看完整身份证号须说明理由（至少 4 个字）",
                 code="reason_required",
-                details={"fields": {"reason": "此项为必填项"}},
+                details={"fields": {"reason": "请说明查看理由"}},
             )
+        for case in cases:  # the views mask ID numbers: the full ones come from the stored case data
+            stored = session.get(Case, case["id"])
+            data.update({k: v for k, v in (stored.data if stored else {}).items() if k in ID_FIELDS and v})
         views.record_access(
             session,
             clock=clock,
@@ -108,7 +105,7 @@ def child_file(
         )
         revealed = True
     else:
-        data = {k: mask_id(v) if k in ID_FIELDS and v else v for k, v in data.items()}
+        data = {k: views.mask_id(v) if k in ID_FIELDS and v else v for k, v in data.items()}  # already masked
     timeline.sort(key=lambda e: (e["occurred_at"], e["seq"]), reverse=True)
     return {
         "child_ref": child_ref,

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.access import Actor, require_role
-from workflows.children import KEEPERS, _clean, list_children, mask_id, register
+from workflows.children import KEEPERS, _clean, list_children, register
 from workflows.clock import Clock
 from workflows.errors import ValidationFailed
 from workflows.models import Child
-from workflows.views import record_access
+from workflows.views import mask_id, record_access
 
 CSV_COLUMNS = (
     "name",

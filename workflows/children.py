@@ -20,7 +20,8 @@ from workflows.clock import CST, Clock, iso_utc
 from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows.events import GENESIS, event_hash
 from workflows.models import Case, Child, ChildRecord
-from workflows.views import record_access
+from workflows.roles import ID_REVEALERS
+from workflows.views import mask_id, record_access
 
 KEEPERS = ("village_director", "township_supervisor", "county_civil_affairs")
 READERS = (
@@ -34,14 +35,7 @@ READERS = (
     "procuratorate",
     "auditor",
 )
-REVEALERS = (
-    "village_director",
-    "township_supervisor",
-    "county_civil_affairs",
-    "police",
-    "court",
-    "procuratorate",
-)
+REVEALERS = ID_REVEALERS
 FIELDS = (
     "name",
     "gender",
@@ -76,11 +70,6 @@ def id_number_problem(number: str, birth_date: str | None = None) -> str | None:
     if _CHECK[sum(int(d) * w for d, w in zip(number[:17], _WEIGHTS, strict=True)) % 11] != number[17]:
         return "身份证号校验位不正确，请核对"
     return None
-
-
-def mask_id(number: str | None) -> str | None:
-    """Show only the first 4 and last 4 characters."""
-    return None if not number else f"{number[:4]}{'*' * (len(number) - 8)}{number[-4:]}"
 
 
 def _clean(data: dict[str, Any], *, partial: bool) -> tuple[dict[str, Any], dict[str, str]]:
@@ -266,6 +255,18 @@ def add_entry(
     )
     child.updated_at = clock.now()
     session.flush()
+
+
+def masked_payload(value: Any) -> Any:
+    """A record's payload with every ID number masked (the full number only comes by reveal)."""
+    if isinstance(value, dict):
+        return {
+            k: mask_id(v) if k.endswith("id_number") and isinstance(v, str) else masked_payload(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [masked_payload(v) for v in value]
+    return value
 
 
 @dataclass

@@ -84,14 +84,29 @@ def _system() -> Any:
     return SYSTEM
 
 
+def _worker_of_case(session: Session, source: Case, username: Any, post: Any = None) -> Any:
+    """The account an onboarding case names: it must lie in the case's place and hold the post's role."""
+    from sqlalchemy import select
+
+    from workflows.models import User
+
+    user = session.scalar(select(User).where(User.username == str(username)))
+    if user is None or not user.jurisdiction_code.startswith(source.jurisdiction_code):
+        raise ModelError(f"案件登记的账号 {username} 不存在或不在本案件辖区内", code="worker_outside_case")
+    if post and post not in user.roles:
+        raise ModelError(f"账号 {username} 没有该岗位的角色", code="worker_role_mismatch")
+    return user
+
+
 @handler("worker_certified")
 def _worker_certified(session: Session, now: datetime, source: Case, payload: Any) -> None:
     from workflows import accounts
 
+    user = _worker_of_case(session, source, payload.get("username"), payload.get("post"))
     accounts.set_certified(
         session=session,
         clock=FixedClock(now),
-        username=str(payload.get("username")),
+        username=user.username,
         certified=True,
         certificate_no=payload.get("certificate_no"),
     )
@@ -112,6 +127,13 @@ def _child_file_approved(session: Session, now: datetime, source: Case, payload:
 def _worker_left(session: Session, now: datetime, source: Case, payload: Any) -> None:
     from workflows import accounts, handover
 
-    username = str(payload.get("username"))
-    accounts.set_certified(session=session, clock=FixedClock(now), username=username, certified=False)
-    handover.release_tasks(session=session, now=now, username=username, successor=payload.get("successor"))
+    user = _worker_of_case(session, source, payload.get("username"))
+    successor = payload.get("successor")
+    if successor:  # a successor must be able to work the same tasks there; otherwise they go back to the pool
+        try:
+            heir = _worker_of_case(session, source, successor)
+            successor = heir.username if heir.active and set(heir.roles) & set(user.roles) else None
+        except ModelError:
+            successor = None
+    accounts.set_certified(session=session, clock=FixedClock(now), username=user.username, certified=False)
+    handover.release_tasks(session=session, now=now, username=user.username, successor=successor)

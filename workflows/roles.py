@@ -43,3 +43,14 @@ REPORT_HANDLERS: frozenset[str] = frozenset(
 def role_label(role: str | None) -> str:
     """The Chinese label of a role id (the id itself when unknown)."""
     return ROLES.get(role or "", role or "")
+
+
+# Roles that may see a child's full ID number, and only by giving a reason that is logged.
+ID_REVEALERS: tuple[str, ...] = (
+    "village_director",
+    "township_supervisor",
+    "county_civil_affairs",
+    "police",
+    "court",
+    "procuratorate",
+)

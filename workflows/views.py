@@ -18,6 +18,14 @@ from workflows.roles import role_label
 HIDDEN = "（已隐去）"
 
 
+def mask_id(number: str | None) -> str | None:
+    """An ID number with only its first and last four characters shown: 5001**********1234."""
+    if not number:
+        return None
+    text = str(number)
+    return "*" * len(text) if len(text) <= 8 else f"{text[:4]}{'*' * (len(text) - 8)}{text[-4:]}"
+
+
 def record_access(
     session: Session,
     *,
@@ -43,11 +51,15 @@ def record_access(
 
 
 def redact(session: Session, actor: Actor, case: Case, data: dict[str, Any]) -> dict[str, Any]:
-    """Remove what identifies the reporter unless the actor's role handles reports."""
-    if actor.sees_reporter:
-        return dict(data)
-    hidden = process_of(session, case).forms.confidential_fields("reporter")
-    return {k: v for k, v in data.items() if k not in hidden}
+    """Remove what identifies the reporter unless the actor handles reports; mask ID numbers (full only by reveal)."""
+    shown = dict(data)
+    if not actor.sees_reporter:
+        hidden = process_of(session, case).forms.confidential_fields("reporter")
+        shown = {k: v for k, v in shown.items() if k not in hidden}
+    for key, value in shown.items():
+        if key.endswith("id_number") and isinstance(value, str) and value:
+            shown[key] = mask_id(value) or ""
+    return shown
 
 
 def task_summary(task: HumanTask) -> dict[str, Any]:

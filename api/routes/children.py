@@ -52,7 +52,7 @@ def _summary(child: Child) -> dict[str, Any]:
         "village_code": child.village_code,
         "risk_colour": child.risk_colour,
         "status": child.status,
-        "id_number": children.mask_id(child.id_number),
+        "id_number": views.mask_id(child.id_number),
     }
 
 
@@ -65,7 +65,7 @@ def _file(view: children.ChildFile) -> dict[str, Any]:
                 "type": r.type,
                 "actor": r.actor,
                 "occurred_at": iso_utc(r.occurred_at),
-                "payload": r.payload,
+                "payload": children.masked_payload(r.payload),
                 "hash": r.hash,
             }
             for r in view.records

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from workflows.child_file import ID_FIELDS, mask_id
+from workflows.child_file import ID_FIELDS
 from workflows.clock import CST, parse_iso
+from workflows.views import mask_id
 
 RADIO_MAX = 5  # up to this many choices as radio buttons (one tap on a phone), more as a select
 TEXTAREA_MIN = 200  # a text that may be this long or longer gets a textarea
@@ -179,7 +180,7 @@ def show(name: str, schema: Mapping[str, Any] | None, value: Any, *, unmask: boo
     if schema.get("format") == "date-time":
         return when(value)
     if name in ID_FIELDS and value and not unmask and "*" not in str(value):
-        return mask_id(str(value))
+        return mask_id(str(value)) or ""
     return "" if value is None else str(value)
 
 

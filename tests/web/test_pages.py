@@ -404,7 +404,7 @@ def test_child_file_masks_the_id_number_until_a_reason_is_given(
     assert (
         refused.status_code == 422
         and "500111201001011234" not in refused.text
-        and "须填写理由" in refused.text
+        and "须说明理由" in refused.text
     )
     shown = client.post("/children/CHILD-9/reveal", data={"csrf_token": csrf, "reason": "核对医保登记"})
     assert shown.status_code == 200 and "500111201001011234" in shown.text
