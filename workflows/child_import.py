@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import zipfile
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +19,8 @@ from workflows.errors import ValidationFailed
 from workflows.models import Child
 from workflows.views import mask_id, record_access
 
+MAX_ROWS = 10_000
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
 CSV_COLUMNS = (
     "name",
     "gender",
@@ -82,8 +86,11 @@ def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
     if filename.lower().endswith(".xlsx"):
         from openpyxl import load_workbook
 
+        _refuse_zip_bomb(content)
         sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
-        rows = list(sheet.iter_rows(values_only=True))
+        rows = list(itertools.islice(sheet.iter_rows(values_only=True), MAX_ROWS + 2))
+        if len(rows) > MAX_ROWS + 1:
+            raise ValidationFailed(f"一次最多导入 {MAX_ROWS} 行，请分批导入", code="import_too_many_rows")
         header = [str(h or "").strip() for h in rows[0]] if rows else []
         return [
             dict(
@@ -102,7 +109,25 @@ def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
         raise ValidationFailed(
             "文件应为 UTF-8 编码的 CSV 或 Excel（.xlsx）", code="import_encoding"
         ) from None
-    return [row for row in csv.DictReader(io.StringIO(text)) if any((v or "").strip() for v in row.values())]
+    rows = list(itertools.islice(csv.DictReader(io.StringIO(text)), MAX_ROWS + 1))
+    if len(rows) > MAX_ROWS:
+        raise ValidationFailed(f"一次最多导入 {MAX_ROWS} 行，请分批导入", code="import_too_many_rows")
+    return [row for row in rows if any((v or "").strip() for v in row.values())]
+
+
+def _safe_cell(value: Any) -> Any:
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _refuse_zip_bomb(content: bytes) -> None:
+    """An .xlsx is a zip: refuse one that unpacks far beyond what a table of files can be."""
+    try:
+        unpacked = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(content)).infolist())
+    except zipfile.BadZipFile:
+        raise ValidationFailed("Excel 文件已损坏，无法读取", code="import_unreadable") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ValidationFailed("Excel 文件解压后过大，请分批导入", code="import_too_large")
 
 
 def import_files(
@@ -148,16 +173,24 @@ def import_files(
 def export_csv(
     *, session: Session, clock: Clock, actor: Actor, village_code: str | None, endpoint: str
 ) -> str:
-    """The files of a village (or the actor's jurisdiction) for the quarterly update; ID numbers masked."""
+    """The files of a village (or the actor's jurisdiction) for the quarterly update; ID numbers masked.
+
+    Each exported child gets its own access-log row; cells that a spreadsheet would run as a formula are
+    quoted.
+    """
     children, _ = list_children(session=session, actor=actor, village_code=village_code, limit=500)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["file_no", *CSV_COLUMNS])
     for child in children:
+        record_access(
+            session, clock=clock, actor=actor, endpoint=endpoint, child_ref=child.id, purpose="导出档案"
+        )
         guardian = (child.guardians or [{}])[0]
         carer = child.carer or {}
         writer.writerow(
-            [
+            _safe_cell(cell)
+            for cell in [
                 child.file_no,
                 child.name,
                 child.gender or "",
@@ -177,7 +210,4 @@ def export_csv(
                 child.notes or "",
             ]
         )
-    record_access(
-        session, clock=clock, actor=actor, endpoint=endpoint, purpose=f"导出 {len(children)} 份档案"
-    )
     return "\ufeff" + out.getvalue()

@@ -432,6 +432,8 @@ def record_approved_file(*, session: Session, clock: Clock, case: Case, payload:
         raise ModelError(f"审核通过的档案数据不完整：{errors}", code="child_payload_invalid", details=errors)
     ref = str(payload.get("child_ref") or "")
     child = session.get(Child, ref) if ref else None
+    if child is not None and child.village_code != case.jurisdiction_code:
+        child = None  # a reference typed for another place never touches that place's file
     reason = f"档案审核通过（案件 {case.business_key}）"
     if child is None or child.status != "active":
         child = register(session=session, clock=clock, actor=SYSTEM, data=clean)

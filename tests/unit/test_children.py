@@ -226,3 +226,42 @@ def test_report_about_unregistered_child_is_linked_then_merge_moves_cases(
     from workflows.replay import verify_case
 
     assert verify_case(session, session.get(Case, case.id)).ok
+
+
+def test_imports_are_bounded(session: Session, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import zipfile
+
+    monkeypatch.setattr(child_import, "MAX_ROWS", 3)
+    rows = "".join(f"儿童{i},{VILLAGE}\n" for i in range(4))
+    with pytest.raises(ValidationFailed, match="最多导入 3 行"):
+        child_import.import_files(
+            session=session,
+            clock=clock,
+            actor=DIRECTOR,
+            filename="a.csv",
+            content=("name,village_code\n" + rows).encode(),
+        )
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (child_import.MAX_UNPACKED_BYTES + 1))
+    with pytest.raises(ValidationFailed, match="解压后过大"):
+        child_import.import_files(
+            session=session, clock=clock, actor=DIRECTOR, filename="a.xlsx", content=bomb.getvalue()
+        )
+
+
+def test_export_quotes_formulas_and_logs_each_child(session: Session, clock: FixedClock) -> None:
+    made = children.register(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        data={"name": "小明", "village_code": VILLAGE, "notes": '=HYPERLINK("x")'},
+    )
+    text = child_import.export_csv(
+        session=session, clock=clock, actor=DIRECTOR, village_code=VILLAGE, endpoint="e"
+    )
+    assert "'=HYPERLINK" in text
+    assert session.scalars(
+        select(AccessLog).where(AccessLog.child_ref == made.id, AccessLog.endpoint == "e")
+    ).one()
