@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import errors, web
+from api.limits import BodyLimit
 from api.routes import auth, cases, children, documents, notifications, processes, tasks, users, versions
+from api.security import SignInLimiter
 from workflows import bootstrap
 from workflows.clock import Clock, SystemClock
 from workflows.db import make_engine, make_sessionmaker
@@ -46,6 +48,8 @@ def create_app(
         description="儿童保护法定流程的案件引擎 API。错误返回 {code, message, details}，message 为中文。",
     )
     app.state.settings, app.state.sessionmaker, app.state.clock = settings, sessions, clock
+    app.state.sign_in_limiter = SignInLimiter()
+    app.add_middleware(BodyLimit)
     errors.install(app)
     for module in (auth, processes, cases, tasks, users, notifications, children, documents):
         app.include_router(module.router)

@@ -219,6 +219,18 @@ def update_user(*, session: Session, clock: Clock, actor: Actor, user_id: int, c
     return user
 
 
+def sign_out(*, session: Session, clock: Clock, user: User) -> None:
+    """End every session and token of this account (a copied cookie or token stops working too)."""
+    user.token_version += 1
+    user.updated_at = clock.now()
+    session.add(
+        AccountEvent(
+            at=clock.now(), actor=user.username, username=user.username, type="signed_out", payload={}
+        )
+    )
+    session.flush()
+
+
 def hand_over(
     *, session: Session, clock: Clock, actor: Actor, user_id: int, successor: str | None
 ) -> list[str]:

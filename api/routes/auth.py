@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
 from api.schemas.common import ERRORS, TokenOut
-from api.security import issue_token
+from api.security import issue_token, sign_in
+from workflows import accounts
 from workflows.accounts import authenticate
 from workflows.clock import iso_utc
 from workflows.models import User
@@ -35,12 +36,19 @@ def user_out(user: User) -> dict[str, Any]:
 @router.post("/token", response_model=TokenOut, responses=ERRORS)
 def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    """用户名和密码换取访问令牌。"""
-    user = authenticate(session=session, username=form.username, password=form.password)
+    """用户名和密码换取访问令牌（多次失败后需等待）。"""
+    user = sign_in(
+        request.app.state.sign_in_limiter,
+        lambda: authenticate(session=session, username=form.username, password=form.password),
+        username=form.username,
+        address=request.client.host if request.client else "",
+        now=clock.now(),
+    )
     value, expires = issue_token(
         user_id=user.id,
         token_version=user.token_version,
@@ -54,6 +62,12 @@ def token(
         "expires_at": iso_utc(expires),
         "user": user_out(user),
     }
+
+
+@router.post("/logout", status_code=204, responses=ERRORS)
+def logout(user: CurrentUser, session: SessionDep, clock: ClockDep) -> None:
+    """注销：本账号已签发的全部令牌立即失效。"""
+    accounts.sign_out(session=session, clock=clock, user=user)
 
 
 @router.get("/me", responses=ERRORS)

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import ClockDep, SessionDep, SettingsDep
+from api.security import sign_in
 from api.web import session as cookies
 from api.web.core import TEMPLATES, LoginRequired, PageDep, WebRoute, current_page, read_session, verify_csrf
+from workflows import accounts
 from workflows.accounts import authenticate
 from workflows.errors import Unauthenticated
 
@@ -75,7 +77,13 @@ def login(
     next_path: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
     try:
-        user = authenticate(session=session, username=username.strip(), password=password)
+        user = sign_in(
+            request.app.state.sign_in_limiter,
+            lambda: authenticate(session=session, username=username.strip(), password=password),
+            username=username,
+            address=request.client.host if request.client else "",
+            now=clock.now(),
+        )
     except Unauthenticated as exc:
         return _login_page(request, clock, settings, message=exc.message, username=username, status=401)
     web = cookies.new_session(
@@ -87,7 +95,13 @@ def login(
 
 
 @router.post("/logout")
-def logout(settings: SettingsDep) -> Response:
+def logout(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> Response:
+    """Sign out: the session ends on the server too (every session of this account)."""
+    try:
+        page = current_page(request, session, clock, settings)
+        accounts.sign_out(session=session, clock=clock, user=page.user)
+    except LoginRequired:
+        pass
     response = RedirectResponse("/login", status_code=303)
     cookies.clear_cookie(response, secure=not settings.demo)
     return response

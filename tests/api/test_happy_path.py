@@ -247,3 +247,38 @@ def test_user_admin_acts_only_inside_their_jurisdiction(
     assert response.status_code == 403 and "辖区" in response.json()["message"]
     assert client.get(f"/api/users/{people['other_police']}", headers=login("admin")).status_code == 404
     assert client.get("/api/users", headers=login("director")).status_code == 403
+
+
+def test_password_guessing_is_slowed_down(client: TestClient, clock: FixedClock) -> None:
+    for _ in range(5):
+        wrong = client.post("/api/auth/token", data={"username": "court", "password": "not-the-password"})
+        assert wrong.status_code == 401 and wrong.json()["code"] == "bad_credentials"
+    right = client.post("/api/auth/token", data={"username": "court", "password": "correct-horse-1"})
+    assert (
+        right.status_code == 401
+        and right.json()["code"] == "too_many_attempts"
+        and "分钟后再试" in right.json()["message"]
+    )
+    clock.advance(minutes=16)
+    assert (
+        client.post("/api/auth/token", data={"username": "court", "password": "correct-horse-1"}).status_code
+        == 200
+    )
+
+
+def test_logout_revokes_the_token(client: TestClient) -> None:
+    response = client.post("/api/auth/token", data={"username": "center", "password": "correct-horse-1"})
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    assert client.post("/api/auth/logout", headers=headers).status_code == 204
+    assert client.get("/api/tasks", headers=headers).status_code == 401
+
+
+def test_oversized_bodies_are_refused_before_parsing(client: TestClient, login: Login) -> None:
+    from api.limits import MAX_BODY_BYTES
+
+    response = client.post(
+        "/api/children/import",
+        headers=login("director"),
+        files={"file": ("big.csv", b"0" * (MAX_BODY_BYTES + 1), "text/csv")},
+    )
+    assert response.status_code == 413 and "过大" in response.json()["message"]
