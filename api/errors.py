@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from workflows.errors import (
     Conflict,
@@ -25,6 +28,9 @@ STATUS = [
     (ValidationFailed, 422),
     (ModelError, 422),
 ]
+
+
+HTTP_MESSAGES = {400: "请求格式有误", 404: "找不到该地址", 405: "不支持该请求方法", 413: "提交的内容过大"}
 
 
 def status_of(exc: DomainError) -> int:
@@ -52,6 +58,22 @@ def install(app: FastAPI) -> None:
             body("concurrent_change", "数据已被他人同时修改，本次操作未生效，请刷新后重试"), status_code=409
         )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if not request.url.path.startswith("/api"):
+            return await http_exception_handler(request, exc)
+        message = HTTP_MESSAGES.get(exc.status_code, "请求无法处理")
+        return JSONResponse(
+            body("http_error", message, {"status": exc.status_code}),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _busy(request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite waits up to 30 s for the write lock; past that the request is refused, nothing written.
+        return JSONResponse(body("database_busy", "系统繁忙，本次操作未生效，请稍后重试"), status_code=503)
+
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
         fields: dict[str, str] = {}
@@ -73,4 +95,5 @@ def _explain(kind: str) -> str:
         "json_invalid": "不是有效的 JSON",
         "string_too_long": "内容过长",
         "string_too_short": "内容过短",
+        "string_pattern_mismatch": "格式不正确",
     }.get(kind, "填写有误")

@@ -47,7 +47,7 @@ def sweep_timers(
     report = SweepReport()
     for _ in range(max_batches):
         with unit(sessions) as session:
-            ids = cases.due_case_ids(session=session, clock=clock, limit=limit)
+            ids = cases.due_case_ids(session=session, clock=clock, limit=limit, skip=report.failed)
         before = report.fired
         for case_id in ids:
             _fire_one(sessions, clock, case_id, report, log)

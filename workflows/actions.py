@@ -90,9 +90,10 @@ def act(
         items: list[NewEvent] = []
         if fire_due and case.status == "running" and case.next_due_at is not None and case.next_due_at < now:
             fired = run.fire_timers(now=now)
-            items.append(
-                NewEvent("timer_fired", "system", {"fired": fired.fired_timers, "digest": run.digest()})
-            )
+            if fired.fired_timers:  # a sweep that lost the race, or a deadline not yet reached, logs nothing
+                items.append(
+                    NewEvent("timer_fired", "system", {"fired": fired.fired_timers, "digest": run.digest()})
+                )
         items.extend(step(case, run))
         planned, sent = messages.plan(run)
         items.extend(sent)
@@ -133,7 +134,7 @@ def _write(
         "last_event_seq": events[-1].seq if events else case.last_event_seq,
         "last_event_hash": events[-1].hash if events else case.last_event_hash,
     }
-    if status == "completed":
+    if status == "completed" and case.status != "completed":
         values["completed_at"] = now
     result = session.execute(
         update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)

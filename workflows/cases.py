@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -46,7 +47,7 @@ CORRECTORS = (
 
 def _business_key(process_key: str, case_id: str, now: datetime) -> str:
     prefix = "".join(part[0] for part in process_key.split("_")).upper()[:4]
-    return f"{prefix}-{now.astimezone(CST):%Y%m%d}-{case_id[:8].upper()}"
+    return f"{prefix}-{now.astimezone(CST):%Y%m%d}-{case_id.replace('-', '')[:12].upper()}"
 
 
 def start_case(
@@ -111,15 +112,14 @@ def fire_due_timers(*, session: Session, clock: Clock, case_id: str) -> Outcome 
     return act(session, case_id=case_id, now=now, actor="system", step=lambda c, r: [])
 
 
-def due_case_ids(*, session: Session, clock: Clock, limit: int = 500) -> list[str]:
-    """Running cases whose earliest timer is due, by the indexed due-time column."""
-    stmt = (
-        select(Case.id)
-        .where(Case.status == "running", Case.next_due_at < clock.now())
-        .order_by(Case.next_due_at)
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
+def due_case_ids(
+    *, session: Session, clock: Clock, limit: int = 500, skip: Collection[str] = ()
+) -> list[str]:
+    """Running cases whose earliest timer is due, by the indexed due-time column (``skip``: failed ones)."""
+    stmt = select(Case.id).where(Case.status == "running", Case.next_due_at < clock.now())
+    if skip:
+        stmt = stmt.where(Case.id.not_in(list(skip)))
+    return list(session.scalars(stmt.order_by(Case.next_due_at).limit(limit)))
 
 
 def send_message(

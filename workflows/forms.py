@@ -47,6 +47,8 @@ class Form:
         for name in data:
             if not isinstance(name, str) or name.startswith("_") or name not in self.fields:
                 errors[str(name)] = f"表单中没有“{name}”这一项，不能提交"
+            elif not _finite(data[name]):
+                errors[name] = "数值无效（不能是 NaN 或无穷大）"
         for error in self.validator.iter_errors(dict(data)):
             if error.validator == "additionalProperties" and not error.absolute_path:
                 continue  # already named field by field above
@@ -87,6 +89,16 @@ class Form:
             "additionalProperties": lambda: "表单中有未定义的项",
         }
         return name, messages.get(str(kind), lambda: "填写有误")()
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
 
 
 class FormSet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from workflows.actions import act, load_case, process_of
 from workflows.clock import Clock, iso_utc
 from workflows.engine import CaseRun
 from workflows.errors import Conflict, NotFound, PermissionDenied
-from workflows.events import NewEvent, canonical
+from workflows.events import NewEvent
 from workflows.forms import Form
 from workflows.models import Case, HumanTask, IdempotencyKey, User
 from workflows.roles import role_label
@@ -214,25 +215,70 @@ def complete(
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Complete a task with form-validated data; a repeated idempotency key returns the first result."""
-    request_hash = hashlib.sha256(canonical({"task_id": task_id, "data": data})).hexdigest()
-    if idempotency_key:
-        stored = session.scalar(
-            select(IdempotencyKey).where(
-                IdempotencyKey.actor == actor.username, IdempotencyKey.key == idempotency_key
-            )
+    request_hash = hashlib.sha256(
+        json.dumps({"task_id": task_id, "data": data}, sort_keys=True, default=str).encode()
+    ).hexdigest()
+    first = _first_result(session, actor, idempotency_key, request_hash)
+    if first is not None:
+        return first
+    try:
+        return _complete(
+            session=session,
+            clock=clock,
+            actor=actor,
+            task_id=task_id,
+            data=data,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
         )
-        if stored is not None:
-            if stored.request_hash != request_hash:
-                raise Conflict("该幂等键已用于另一个不同的提交", code="idempotency_key_reused")
-            return dict(stored.result)
+    except Conflict:
+        # the same key raced in from another request that has committed since: give its result
+        first = _first_result(session, actor, idempotency_key, request_hash)
+        if first is not None:
+            return first
+        raise
+
+
+def _first_result(
+    session: Session, actor: Actor, key: str | None, request_hash: str
+) -> dict[str, Any] | None:
+    if not key:
+        return None
+    stored = session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.actor == actor.username, IdempotencyKey.key == key)
+    )
+    if stored is None:
+        return None
+    if stored.request_hash != request_hash:
+        raise Conflict("该幂等键已用于另一个不同的提交", code="idempotency_key_reused")
+    return dict(stored.result)
+
+
+def _complete(
+    *,
+    session: Session,
+    clock: Clock,
+    actor: Actor,
+    task_id: str,
+    data: dict[str, Any],
+    idempotency_key: str | None,
+    request_hash: str,
+) -> dict[str, Any]:
     task = get_task(session=session, actor=actor, task_id=task_id)
     _require_workable(actor, task)
     case = load_case(session, task.case_id)  # held here so the action below finds it in the session
     clean = form_of(session, task, case).validate(data)
     now = clock.now()
 
+    attempts = 0
+
     def check(case: Case) -> None:
+        nonlocal attempts
         require_visible(actor, case.jurisdiction_code, "任务")
+        attempts += 1
+        if attempts > 1:  # re-read after losing a race: someone may have claimed or finished the task
+            session.refresh(task)
+            _require_workable(actor, task)
 
     def step(case: Case, run: CaseRun) -> list[NewEvent]:
         if task.id not in {t.id for t in run.open_tasks()}:

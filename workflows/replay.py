@@ -68,8 +68,9 @@ def verify_case(session: Session, case: Case) -> Report:
         if version is None:
             raise _Diverged(None, "案件所用的流程版本不存在")
         process = registry.parsed(session, version)
-        run, assignees = _replay(process, case, events, resolve=lambda ref: _version_by_hash(session, ref))
-        _compare_stored(session, process, case, run, assignees)
+        replayed = _replay(process, case, events, resolve=lambda ref: _version_by_hash(session, ref))
+        _compare_stored(session, process, case, replayed)
+        _compare_rows(session, case, replayed)
     except _Diverged as exc:
         seq = exc.event.seq if exc.event is not None else None
         etype = exc.event.type if exc.event is not None else None
@@ -93,15 +94,29 @@ def _migrate(run: CaseRun, event: CaseEvent, resolve: Callable[[str], ParsedProc
         raise _Diverged(event, "重放时迁移失败：" + "；".join(report.reasons))
 
 
+@dataclass
+class Replayed:
+    """The case as its log rebuilds it: the run, and what the log says of the rows around it."""
+
+    run: CaseRun
+    started: dict[str, Any]
+    assignees: dict[str, str]
+    completed_by: dict[str, str]
+    child_ref: str | None
+
+
 def _replay(
     process: ParsedProcess,
     case: Case,
     events: list[CaseEvent],
     resolve: Callable[[str], ParsedProcess] | None = None,
-) -> tuple[CaseRun, dict[str, str]]:
+) -> Replayed:
     """Replay the log; the run starts on the version of ``case_started`` and ends on ``process``."""
     run: CaseRun | None = None
     assignees: dict[str, str] = {}
+    completed_by: dict[str, str] = {}
+    started: dict[str, Any] = {}
+    child_ref: str | None = None
     pending: list[str] = []
     for event in events:
         payload = event.payload
@@ -112,11 +127,13 @@ def _replay(
                     raise _Diverged(event, "开始事件记录的流程版本与案件固定的版本不一致")
                 first = process if resolve is None or not migrated else resolve(payload["version"])
                 run = CaseRun.start(first, case_id=case.id, data=payload["data"], now=event.occurred_at)
+                started, child_ref = payload, payload.get("child_ref")
             elif run is None:
                 raise _Diverged(event, "日志的第一个事件不是案件开始")
             elif event.type == "task_completed":
                 run.complete(payload["task_id"], payload["data"], now=event.occurred_at)
                 assignees.pop(payload["task_id"], None)
+                completed_by[payload["task_id"]] = event.actor
             elif event.type == "timer_fired":
                 fired = run.fire_timers(now=event.occurred_at).fired_timers
                 if fired != payload.get("fired"):
@@ -135,6 +152,8 @@ def _replay(
                 assignees[payload["task_id"]] = event.actor
             elif event.type == "task_unclaimed":
                 assignees.pop(payload["task_id"], None)
+            elif event.type == "child_linked":
+                child_ref = payload.get("child_ref")
             elif event.type == "case_migrated" and resolve is not None:
                 _migrate(run, event, resolve)
             elif event.type == "case_completed" and run.status != "completed":
@@ -147,14 +166,15 @@ def _replay(
             raise _Diverged(event, f"重放到事件 #{event.seq}（{event.type}）时状态与日志记录不一致")
     if run is None:
         raise _Diverged(None, "案件没有任何日志事件")
+    if pending:
+        raise _Diverged(None, f"重放时发出的消息未记录在日志中：{'、'.join(pending)}")
     if run.process.content_hash != process.content_hash:
         raise _Diverged(None, "案件固定的流程版本与日志最后记录的版本（迁移事件）不一致")
-    return run, assignees
+    return Replayed(run, started, assignees, completed_by, child_ref)
 
 
-def _compare_stored(
-    session: Session, process: ParsedProcess, case: Case, run: CaseRun, assignees: dict[str, str]
-) -> None:
+def _compare_stored(session: Session, process: ParsedProcess, case: Case, replayed: Replayed) -> None:
+    run = replayed.run
     try:
         stored = CaseRun.restore(process, case.state, case_id=case.id)
     except Exception as exc:  # noqa: BLE001 - a damaged state is a finding, not a crash
@@ -170,16 +190,41 @@ def _compare_stored(
         ("data", stored.data(), run.data()),
         ("case_status", case.status, run.status),
         ("case_data", case.data, run.data()),
+        ("next_due_at", case.next_due_at, run.next_due_at() if run.status == "running" else None),
+        ("stored_next_due_at", stored.next_due_at(), run.next_due_at()),
+        ("jurisdiction_code", case.jurisdiction_code, replayed.started.get("jurisdiction_code")),
+        ("business_key", case.business_key, replayed.started.get("business_key")),
+        ("parent_case_id", case.parent_case_id, replayed.started.get("parent_case_id")),
+        ("child_ref", case.child_ref, replayed.child_ref),
     ]
     for name, have, want in checks:
         if have != want:
             raise _Diverged(None, f"存储的案件（{name}）与日志重放结果不一致", field=name)
+
+
+def _compare_rows(session: Session, case: Case, replayed: Replayed) -> None:
+    """The task rows people work from must be what the log says: who holds what, where, by when; who finished."""
+    run = replayed.run
     rows = session.execute(
-        select(HumanTask.id, HumanTask.assignee).where(
-            HumanTask.case_id == case.id, HumanTask.status == "ready"
-        )
+        select(
+            HumanTask.id,
+            HumanTask.status,
+            HumanTask.assignee,
+            HumanTask.role,
+            HumanTask.jurisdiction_code,
+            HumanTask.due_at,
+            HumanTask.completed_by,
+        ).where(HumanTask.case_id == case.id)
     ).all()
-    if sorted((r.id, r.assignee) for r in rows) != sorted(
-        (t.id, assignees.get(t.id)) for t in run.open_tasks()
-    ):
+    ready = sorted(
+        (r.id, r.assignee, r.role, r.jurisdiction_code, r.due_at) for r in rows if r.status == "ready"
+    )
+    expected = sorted(
+        (t.id, replayed.assignees.get(t.id), t.role or "", case.jurisdiction_code, t.due_at)
+        for t in run.open_tasks()
+    )
+    if ready != expected:
         raise _Diverged(None, "待办任务记录（human_tasks）与日志重放结果不一致", field="human_tasks")
+    finished = {r.id: r.completed_by for r in rows if r.status == "completed"}
+    if finished != replayed.completed_by:
+        raise _Diverged(None, "已办结任务的记录（办理人）与日志不一致", field="human_tasks_completed")

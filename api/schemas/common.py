@@ -23,9 +23,13 @@ class TokenOut(BaseModel):
 class CaseStart(BaseModel):
     process_key: str = Field(examples=["guardianship_intervention"])
     jurisdiction_code: str = Field(
-        description="案件所在地的行政区划代码（村/居 12 位）", examples=["500111101201"]
+        description="案件所在地的行政区划代码（村/居 12 位）",
+        examples=["500111101201"],
+        pattern=r"^\d{2,12}$",
     )
-    child_ref: str | None = Field(default=None, description="儿童档案编号（未登记的儿童可不填）")
+    child_ref: str | None = Field(
+        default=None, max_length=64, description="儿童档案编号（未登记的儿童可不填）"
+    )
     data: dict[str, Any] = Field(default_factory=dict, description="开始表单的数据")
 
 

@@ -378,3 +378,31 @@ def test_opening_a_case_or_task_fires_its_due_timers(session: Session, clock: Fi
     assert only_task(session, county).bpmn_id == "escalate"
     view = views.case_view(session=session, clock=clock, actor=county, case_id=case.id, endpoint="t")
     assert "escalate" in [t["bpmn_id"] for t in view["open_tasks"]]
+
+
+def test_a_correction_survives_a_deadline_firing_later(session: Session, clock: FixedClock) -> None:
+    case = start(session, clock)
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"score": 90},
+    )
+    cases.correct_data(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        case_id=case.id,
+        changes={"child_name": "小刚"},
+        reason="更正",
+    )
+    clock.advance(hours=30)
+    cases.fire_due_timers(session=session, clock=clock, case_id=case.id)
+    assert case.data["child_name"] == "小刚"
+    from workflows import views
+
+    county = Actor("county", frozenset({"county_civil_affairs"}), "500111")
+    escalate = only_task(session, county)
+    view = views.task_view(session=session, clock=clock, actor=county, task_id=escalate.id, endpoint="t")
+    assert view["case"]["data"]["child_name"] == "小刚"

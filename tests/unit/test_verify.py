@@ -200,3 +200,31 @@ def test_changed_claim_row_is_named(session: Session, clock: FixedClock) -> None
     )
     report = check(session, case)
     assert not report.ok and "human_tasks" in report.problem
+
+
+@pytest.mark.parametrize(
+    ("table", "values", "where_ready", "field"),
+    [
+        ("case", {"next_due_at": None}, None, "next_due_at"),
+        ("case", {"child_ref": "someone-else"}, None, "child_ref"),
+        ("case", {"jurisdiction_code": "500112"}, None, "jurisdiction_code"),
+        ("task", {"role": "education"}, True, "human_tasks"),
+        ("task", {"jurisdiction_code": "500112"}, True, "human_tasks"),
+        ("task", {"completed_by": "intruder"}, False, "human_tasks_completed"),
+    ],
+)
+def test_rows_that_decide_who_works_what_and_when_are_verified(
+    session: Session, clock: FixedClock, table: str, values: dict, where_ready: bool | None, field: str
+) -> None:
+    from workflows.models import HumanTask
+
+    case = half_case(session, clock)
+    if table == "case":
+        session.execute(update(Case).where(Case.id == case.id).values(**values))
+    else:
+        status = "ready" if where_ready else "completed"
+        session.execute(
+            update(HumanTask).where(HumanTask.case_id == case.id, HumanTask.status == status).values(**values)
+        )
+    report = check(session, case)
+    assert not report.ok and report.details.get("field") == field, report.problem

@@ -14,6 +14,8 @@ from SpiffWorkflow import task as _spiff_task_module  # type: ignore[import-unty
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer  # type: ignore[import-untyped]
 
 # --- time and task ids, routed through context variables ------------------------------------------
+from workflows.clock import CST
+
 _NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("shouhu_now", default=None)
 _IDS: contextvars.ContextVar[_IdSource | None] = contextvars.ContextVar("shouhu_ids", default=None)
 _real_datetime = datetime
@@ -51,6 +53,8 @@ def _task_uuid() -> uuid.UUID:
 
 
 _spiff_timer.datetime = _ClockedDatetime
+# A timer date written without an offset means China Standard Time, whatever zone the server runs in.
+_spiff_timer.LOCALTZ = CST
 _spiff_task_module.time = types.SimpleNamespace(time=_clock_time)
 _spiff_task_module.uuid4 = _task_uuid
 

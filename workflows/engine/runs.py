@@ -191,10 +191,17 @@ class CaseRun:
         ]
 
     def correct(self, changes: dict[str, Any], *, now: datetime) -> None:
-        """Apply corrected values to the live data of the case (completed tasks keep their originals)."""
+        """Apply corrected values to the live data of the case; the original submission stays in the log.
+
+        A waiting task (a deadline) takes its data from its parent again when it fires, so the parents of
+        unfinished tasks are corrected too; otherwise a timer would silently bring the old value back.
+        """
         changes = plain_input(changes)
         with self.acting(now):
-            for task in self.workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
+            live = self.workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK)
+            for task in {
+                t.id: t for t in [*live, *(t.parent for t in live if t.parent is not None)]
+            }.values():
                 task.data.update(changes)
             self.workflow.data.update({k: v for k, v in changes.items() if k in self.workflow.data})
 
@@ -227,7 +234,7 @@ class CaseRun:
                 try:
                     value = SANDBOX.evaluate(info.due, task.data)
                     due = _due_from(value, now)
-                except (SandboxError, ValueError) as exc:
+                except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises a bare Exception on a bad duration
                     raise ModelError(
                         f"任务 {info.bpmn_id} 的期限表达式无效：{exc}", code="model_due_invalid"
                     ) from None
