@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workflows import messages, notifications, registry
-from workflows.engine import _PARSED, CaseRun, ParsedProcess
+from workflows.engine import _PARSED, CaseRun, OpenTask, ParsedProcess
 from workflows.errors import Conflict, NotFound
 from workflows.events import NewEvent, chain
 from workflows.models import Case, HumanTask, ProcessVersion
@@ -154,26 +154,27 @@ def _write(
         session.execute(
             update(HumanTask).where(HumanTask.id.in_(cancelled)).values(status="cancelled", completed_at=now)
         )
-    new_rows = [
-        HumanTask(
-            id=t.id,
-            case_id=case.id,
-            process_key=case.process_key,
-            bpmn_id=t.bpmn_id,
-            name=t.name,
-            role=t.role or "",
-            jurisdiction_code=case.jurisdiction_code,
-            status="ready",
-            due_at=t.due_at,
-            created_at=now,
-        )
-        for tid, t in after.items()
-        if tid not in before
-    ]
+    new_rows = [task_row(case, t, now) for tid, t in after.items() if tid not in before]
     session.add_all(new_rows)
     notifications.stage(session, case, new_rows, items, now)
     session.flush()
     return Outcome(case=case, run=run, events=items, new_tasks=new_rows)
+
+
+def task_row(case: Case, task: OpenTask, now: datetime) -> HumanTask:
+    """The row a ready user task becomes: its lane is the role, the case's place is where."""
+    return HumanTask(
+        id=task.id,
+        case_id=case.id,
+        process_key=case.process_key,
+        bpmn_id=task.bpmn_id,
+        name=task.name,
+        role=task.role or "",
+        jurisdiction_code=case.jurisdiction_code,
+        status="ready",
+        due_at=task.due_at,
+        created_at=now,
+    )
 
 
 def insert_new_case(
@@ -192,21 +193,7 @@ def insert_new_case(
     session.add(case)
     session.flush([case])
     session.add_all(events)
-    rows = [
-        HumanTask(
-            id=t.id,
-            case_id=case.id,
-            process_key=case.process_key,
-            bpmn_id=t.bpmn_id,
-            name=t.name,
-            role=t.role or "",
-            jurisdiction_code=case.jurisdiction_code,
-            status="ready",
-            due_at=t.due_at,
-            created_at=now,
-        )
-        for t in run.open_tasks()
-    ]
+    rows = [task_row(case, t, now) for t in run.open_tasks()]
     session.add_all(rows)
     notifications.stage(session, case, rows, items, now)
     session.flush()

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy.orm import Session
 
 from workflows import accounts, cases, demo, human_tasks, registry
@@ -101,6 +103,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def serve_app(app: Any, name: str) -> Iterator[str]:
+    """Run an app under uvicorn on a free loopback port in a thread; yields its URL; stops it after."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            pytest.fail("测试服务器未能在 30 秒内启动", pytrace=False)
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
 def seed(url: str, bpmn_dir: Path) -> dict[str, Any]:
     """Places, one account per role needed, and a case waiting for the director's assessment."""
     engine = make_engine(url)
@@ -156,7 +186,6 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     require_chromium()
-    import uvicorn
 
     from api.main import create_app
 
@@ -168,30 +197,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         bpmn_dir=Path(os.environ.get("SHOUHU_BPMN_DIR") or REPO_ROOT / "bpmn"),
     )
     seeded = seed(settings.database_url, settings.bpmn_dir)
-    port = _free_port()
     app = create_app(settings, prepare=False)  # the schema and models are ready: seeded above
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="shouhu-browser-server", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            pytest.fail("测试服务器未能在 30 秒内启动", pytrace=False)
-        time.sleep(0.1)
-    try:
+    with serve_app(app, "shouhu-browser-server") as url:
         yield LiveServer(url, seeded)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 @pytest.fixture(scope="session")

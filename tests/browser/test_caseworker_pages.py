@@ -116,7 +116,7 @@ def test_director_works_a_task_and_files_a_report_that_reaches_the_center(
     page.wait_for_load_state("load")
     assert page.locator("h1").inner_text() == "报告已登记"
     business_key = page.locator("dd.key").inner_text()
-    assert re.fullmatch(r"GI-\d{8}-[0-9A-F]{8}", business_key)
+    assert re.fullmatch(r"GI-\d{8}-[0-9A-F]{12}", business_key)
     receipt = page.locator("main").inner_text()
     assert "未成年人救助保护机构将进行“受理核实”" in receipt
     assert "演示儿童戊" not in receipt and "留守儿童" not in receipt and "困境儿童" not in receipt

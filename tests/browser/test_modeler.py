@@ -6,19 +6,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, require_chromium
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, require_chromium, serve_app
 from tests.support.models import DATA
 from workflows import accounts, registry
 from workflows.access import SYSTEM
@@ -58,7 +55,6 @@ def modeler_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Modeler
     """uvicorn on 127.0.0.1 with one small model (with a diagram) and a process administrator."""
     require_chromium()
     _require_editor()
-    import uvicorn
 
     from api.main import create_app
 
@@ -82,35 +78,10 @@ def modeler_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Modeler
             password=PASSWORD,
         )
         session.commit()
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, prepare=False),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    thread = threading.Thread(target=server.run, name="shouhu-modeler-server", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            pytest.fail("测试服务器未能在 30 秒内启动", pytrace=False)
-        time.sleep(0.1)
     try:
-        yield Modeler(url, engine)
+        with serve_app(create_app(settings, prepare=False), "shouhu-modeler-server") as url:
+            yield Modeler(url, engine)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         engine.dispose()
 
 
