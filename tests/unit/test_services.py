@@ -39,6 +39,17 @@ def only_task(session: Session, actor: Actor) -> HumanTask:
     return task
 
 
+def grade(session: Session, clock: FixedClock, score: int) -> None:
+    """The director completes the waiting intake task with a score."""
+    human_tasks.complete(
+        session=session,
+        clock=clock,
+        actor=DIRECTOR,
+        task_id=only_task(session, DIRECTOR).id,
+        data={"score": score},
+    )
+
+
 def events(session: Session, case: Case) -> list[str]:
     return [
         e.type
@@ -229,13 +240,7 @@ def test_tasks_are_ordered_by_due_time(session: Session, clock: FixedClock) -> N
 
 def test_due_timer_is_fired_by_the_sweep_once(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
-    human_tasks.complete(
-        session=session,
-        clock=clock,
-        actor=DIRECTOR,
-        task_id=only_task(session, DIRECTOR).id,
-        data={"score": 99},
-    )
+    grade(session, clock, 99)
     session.flush()
     assert cases.due_case_ids(session=session, clock=clock) == []
     clock.advance(hours=24, seconds=1)
@@ -252,13 +257,7 @@ def test_due_timer_is_fired_by_the_sweep_once(session: Session, clock: FixedCloc
 
 def test_acting_on_a_case_fires_its_due_timers_first(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
-    human_tasks.complete(
-        session=session,
-        clock=clock,
-        actor=DIRECTOR,
-        task_id=only_task(session, DIRECTOR).id,
-        data={"score": 99},
-    )
+    grade(session, clock, 99)
     clock.advance(days=2)
     human_tasks.complete(
         session=session,
@@ -272,13 +271,7 @@ def test_acting_on_a_case_fires_its_due_timers_first(session: Session, clock: Fi
 
 def test_correction_is_a_new_event_and_keeps_the_original(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
-    human_tasks.complete(
-        session=session,
-        clock=clock,
-        actor=DIRECTOR,
-        task_id=only_task(session, DIRECTOR).id,
-        data={"score": 60},
-    )
+    grade(session, clock, 60)
     with pytest.raises(ValidationFailed, match="理由"):
         cases.correct_data(
             session=session,
@@ -318,13 +311,7 @@ def test_correction_is_a_new_event_and_keeps_the_original(session: Session, cloc
 def test_a_stale_version_is_retried_when_the_task_is_still_ready(session: Session, clock: FixedClock) -> None:
     """Two parallel branches: a concurrent change to the case must not fail the other branch."""
     case = start(session, clock)
-    human_tasks.complete(
-        session=session,
-        clock=clock,
-        actor=DIRECTOR,
-        task_id=only_task(session, DIRECTOR).id,
-        data={"score": 99},
-    )
+    grade(session, clock, 99)
     session.flush()
     police_task, center_task = only_task(session, POLICE), only_task(session, CENTER)
     version_seen = case.version
@@ -362,13 +349,7 @@ def test_opening_a_case_or_task_fires_its_due_timers(session: Session, clock: Fi
     from workflows import views
 
     case = start(session, clock)
-    human_tasks.complete(
-        session=session,
-        clock=clock,
-        actor=DIRECTOR,
-        task_id=only_task(session, DIRECTOR).id,
-        data={"score": 99},
-    )
+    grade(session, clock, 99)
     clock.advance(hours=25)
     views.task_view(
         session=session, clock=clock, actor=POLICE, task_id=only_task(session, POLICE).id, endpoint="t"
@@ -382,13 +363,7 @@ def test_opening_a_case_or_task_fires_its_due_timers(session: Session, clock: Fi
 
 def test_a_correction_survives_a_deadline_firing_later(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
-    human_tasks.complete(
-        session=session,
-        clock=clock,
-        actor=DIRECTOR,
-        task_id=only_task(session, DIRECTOR).id,
-        data={"score": 90},
-    )
+    grade(session, clock, 90)
     cases.correct_data(
         session=session,
         clock=clock,

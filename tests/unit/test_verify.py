@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from tests.unit.test_services import CENTER, DIRECTOR, POLICE, only_task, start
+from tests.unit.test_services import CENTER, DIRECTOR, POLICE, grade, only_task, start
 from workflows import cases, human_tasks, replay
 from workflows.access import Actor
 from workflows.clock import FixedClock
@@ -63,13 +63,7 @@ def finished_case(session: Session, clock: FixedClock) -> Case:
 
 def half_case(session: Session, clock: FixedClock) -> Case:
     case = start(session, clock)
-    human_tasks.complete(
-        session=session,
-        clock=clock,
-        actor=DIRECTOR,
-        task_id=only_task(session, DIRECTOR).id,
-        data={"score": 85},
-    )
+    grade(session, clock, 85)
     human_tasks.claim(session=session, clock=clock, actor=POLICE, task_id=only_task(session, POLICE).id)
     return case
 
