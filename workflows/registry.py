@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from workflows import validation
 from workflows.engine import ParsedProcess, parse_process
-from workflows.errors import ModelError, NotFound
+from workflows.errors import Conflict, ModelError, NotFound
 from workflows.models import ProcessDefinition, ProcessPublication, ProcessVersion
 
 _CALLED = re.compile(r'calledElement="([A-Za-z0-9_\-]+)"')
@@ -172,16 +173,32 @@ def publish(
             note=note,
         )
     )
+    values = {
+        "name": version.name,
+        "published_version_id": version.id,
+        "published_at": now,
+        "published_by": actor,
+    }
     if definition is None:
-        definition = ProcessDefinition(key=version.process_key, name=version.name)
-        session.add(definition)
-    elif definition.published_version_id is not None:
-        previous = session.get(ProcessVersion, definition.published_version_id)
+        session.add(
+            ProcessDefinition(key=version.process_key, **values)
+        )  # a racing first publish: unique key
+    else:
+        # compare-and-set on the pointer: of two administrators publishing at once, the second is told
+        current = ProcessDefinition.published_version_id
+        result = session.execute(
+            update(ProcessDefinition)
+            .where(ProcessDefinition.key == version.process_key)
+            .where(current.is_(None) if previous_id is None else current == previous_id)
+            .values(**values)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("另一位管理员刚刚发布了该流程的其他版本，请刷新后再操作", code="publish_conflict")
+        for key, value in values.items():
+            set_committed_value(definition, key, value)
+        previous = session.get(ProcessVersion, previous_id) if previous_id is not None else None
         if previous is not None and previous.id != version.id:
             previous.status = "retired"
-    definition.name = version.name
-    definition.published_version_id = version.id
-    definition.published_at, definition.published_by = now, actor
     version.status = "published"
     session.flush()
 
