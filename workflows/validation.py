@@ -11,10 +11,7 @@ import ast
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -24,7 +21,6 @@ from lxml import etree
 from workflows.clock import parse_iso
 from workflows.engine import (
     SANDBOX,
-    CaseRun,
     ParsedProcess,
     check_expressions,
     duration_of,
@@ -35,27 +31,20 @@ from workflows.errors import DomainError
 from workflows.forms import START_FORM
 from workflows.roles import ROLES
 from workflows.sandbox import SandboxError, compile_expression, compile_script
+from workflows.validation_content import (
+    BPMN_NS,
+    SPIFF_NS,
+    Problem,
+    decision_problems,
+    label_problems,
+    local_name,
+    owning_element,
+)
 
-LABELS = ("留守儿童", "困境儿童")
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _BARE_ISO = re.compile(r"^(R\d*/)?P[0-9YMWDTHS.]+$|^\d{4}-\d{2}-\d{2}")
-_PUBLIC_FACING = re.compile(r"^notify_|reporter|family|public|notice")
-_EXAMPLE_INSTANT = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
 _SCRIPTS = {"script": "脚本", "preScript": "前置脚本", "postScript": "后置脚本"}
-
-
-@dataclass
-class Problem:
-    element: str
-    message: str
-    line: int | None = None
-    file: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def check(process: ParsedProcess) -> list[Problem]:
@@ -112,10 +101,10 @@ def validate(
             problems.extend(
                 p for p in _structure(parsed) if p.element not in bad_forms or "缺少" not in p.message
             )
-            problems.extend(_decision_problems(files, trees))
+            problems.extend(decision_problems(files, trees))
     for name, tree in trees.items():
         problems.extend(_expression_problems(name, tree))
-    problems.extend(_label_problems(files, trees))
+    problems.extend(label_problems(files, trees))
     return _located(problems, index)
 
 
@@ -160,15 +149,6 @@ def _located(problems: list[Problem], index: Mapping[str, tuple[str, int]]) -> l
     return result
 
 
-def _owner(element: Any) -> Any:
-    """The nearest enclosing element with an id that is drawn on the diagram (not an event definition)."""
-    while element is not None and not (
-        isinstance(element.tag, str) and element.get("id") and not _local(element).endswith("EventDefinition")
-    ):
-        element = element.getparent()
-    return element
-
-
 def _short(message: str) -> str:
     text = message.replace("{" + BPMN_NS + "}", "bpmn:").replace("{" + SPIFF_NS + "}", "spiffworkflow:")
     return text if len(text) <= 300 else text[:300] + "…"
@@ -183,7 +163,7 @@ def _schema_problems(name: str, tree: Any) -> Iterator[Problem]:
             element = next((m for m in matches if m.sourceline == line), matches[0] if matches else None)
         except etree.XPathError:
             pass
-        owner = _owner(element)
+        owner = owning_element(element)
         yield Problem(
             owner.get("id") if owner is not None else name,
             f"不符合 BPMN 2.0 规范：{_short(message)}",
@@ -238,8 +218,6 @@ def _parse(
 
 
 # --- expressions, timers and decision cells -------------------------------------------------------
-def _local(element: Any) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
 
 
 def _compile(source: str, kind: str = "expression") -> str | None:
@@ -261,8 +239,8 @@ def _compile(source: str, kind: str = "expression") -> str | None:
 def _expression_problems(name: str, tree: Any) -> Iterator[Problem]:
     """Message payloads, due times, timer values (BPMN) and every decision-table cell (DMN)."""
     for element in tree.iter():
-        kind, text = _local(element), (element.text or "").strip() if isinstance(element.tag, str) else ""
-        owner = _owner(element)
+        kind, text = local_name(element), (element.text or "").strip() if isinstance(element.tag, str) else ""
+        owner = owning_element(element)
         element_id = owner.get("id") if owner is not None else name
         line = element.sourceline
         if kind in _SCRIPTS and text and (error := _compile(text, "script")):
@@ -276,7 +254,7 @@ def _expression_problems(name: str, tree: Any) -> Iterator[Problem]:
         elif kind in ("timeDuration", "timeDate", "timeCycle") and text:
             yield from _timer_value(element_id, kind, text, line, name)
         elif kind == "text" and name.endswith(".dmn"):
-            parent = _local(element.getparent())
+            parent = local_name(element.getparent())
             if (
                 parent in ("inputExpression", "outputEntry")
                 and text
@@ -341,121 +319,3 @@ def _timer_value_error(kind: str, value: str) -> str | None:
     except Exception:  # noqa: BLE001 - SpiffWorkflow raises a bare Exception for a bad duration
         return "应为 ISO-8601 时长（如 PT24H、P3D）或日期时间（如 2026-03-01T09:00:00+08:00）"
     return None
-
-
-# --- decision tables and their examples -----------------------------------------------------------
-def _decision_problems(files: Mapping[str, str], trees: Mapping[str, Any]) -> Iterator[Problem]:
-    """Each decision table ships ``<name>.examples.json`` beside it, and every example holds."""
-    dmn_files = {n: t for n, t in files.items() if n.endswith(".dmn")}
-    for name in sorted(dmn_files):
-        decisions = [d.get("id") for d in trees[name].iter() if _local(d) == "decision" and d.get("id")]
-        stem = name[: -len(".dmn")]
-        examples_name = f"{stem}.examples.json"
-        owner = stem.rsplit("/", 1)[-1] if stem.rsplit("/", 1)[-1] in decisions else (decisions or [name])[0]
-        if examples_name not in files:
-            yield Problem(
-                owner,
-                f'决策表 {name} 缺少示例文件 {examples_name}（[{{"inputs": …, "expected": …}}]）',
-                file=name,
-            )
-            continue
-        try:
-            examples = json.loads(files[examples_name])
-        except json.JSONDecodeError as exc:
-            yield Problem(
-                owner, f"{examples_name} 不是有效的 JSON：{exc.msg}", line=exc.lineno, file=examples_name
-            )
-            continue
-        if not isinstance(examples, list) or not examples:
-            yield Problem(owner, f"{examples_name} 应是至少包含一个示例的列表", file=examples_name)
-            continue
-        for number, example in enumerate(examples, start=1):
-            message = _run_example(example, owner, decisions, dmn_files)
-            if message:
-                yield Problem(owner, f"{examples_name} 第 {number} 个示例：{message}", file=examples_name)
-
-
-def _run_example(example: Any, owner: str, decisions: list[str], dmn_files: Mapping[str, str]) -> str | None:
-    if not (
-        isinstance(example, dict)
-        and isinstance(example.get("inputs"), dict)
-        and isinstance(example.get("expected"), dict)
-    ):
-        return '应写成 {"inputs": {…}, "expected": {…}}'
-    decision = example.get("decision") or owner
-    if decision not in decisions:
-        return f"决策 {decision} 不在该决策表文件中"
-    try:
-        data = _decide(decision, dmn_files, example["inputs"])
-    except DomainError as exc:
-        return f"运行失败：{exc.message}"
-    # a COLLECT table that matches no rule sets nothing: the example writes that as []
-    wrong = {
-        k: data.get(k) for k, v in example["expected"].items() if data.get(k, [] if v == [] else None) != v
-    }
-    if wrong:
-        expected = json.dumps(example["expected"], ensure_ascii=False)
-        return (
-            f"输入 {json.dumps(example['inputs'], ensure_ascii=False)} 期望 {expected}，实际 "
-            f"{json.dumps(wrong, ensure_ascii=False)}"
-        )
-    return None
-
-
-def _decide(decision: str, dmn_files: Mapping[str, str], inputs: dict[str, Any]) -> dict[str, Any]:
-    """Run one decision through the engine: a one-task process with a business rule task."""
-    wrapper = f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="{BPMN_NS}" xmlns:spiffworkflow="{SPIFF_NS}"
-                  id="decision_check" targetNamespace="t">
-  <bpmn:process id="decision_check" isExecutable="true">
-    <bpmn:startEvent id="s"><bpmn:outgoing>a</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:businessRuleTask id="decide"><bpmn:extensionElements>
-      <spiffworkflow:calledDecisionId>{decision}</spiffworkflow:calledDecisionId></bpmn:extensionElements>
-      <bpmn:incoming>a</bpmn:incoming><bpmn:outgoing>b</bpmn:outgoing></bpmn:businessRuleTask>
-    <bpmn:endEvent id="e"><bpmn:incoming>b</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="a" sourceRef="s" targetRef="decide" />
-    <bpmn:sequenceFlow id="b" sourceRef="decide" targetRef="e" />
-  </bpmn:process>
-</bpmn:definitions>"""
-    files = {"decision_check.bpmn": wrapper, **dmn_files}
-    digest = hashlib.sha256(json.dumps(sorted(files.items()), ensure_ascii=False).encode()).hexdigest()
-    process = parse_process("decision_check", files, f"decision-check:{digest}")
-    case_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "shouhu:decision-check"))
-    return CaseRun.start(process, case_id=case_id, data=dict(inputs), now=_EXAMPLE_INSTANT).data()
-
-
-# --- labelling terms ------------------------------------------------------------------------------
-def _label_problems(files: Mapping[str, str], trees: Mapping[str, Any]) -> Iterator[Problem]:
-    """No file of a version carries 留守儿童 or 困境儿童: its texts can reach families and the public."""
-    for name in sorted(files):
-        text = files[name]
-        terms = [term for term in LABELS if term in text]
-        if not terms:
-            continue
-        rule = f"“{'、'.join(terms)}”是标签化称谓，送达家庭、报告人或公众的文书和通知中不得使用"
-        if name in trees:
-            yield from _xml_label_problems(name, trees[name], rule)
-        elif name.startswith("forms/") and name.endswith(".json"):
-            element = name[len("forms/") : -len(".json")]
-            who = "面向报告人或家庭的任务表单" if _PUBLIC_FACING.search(element) else "表单"
-            yield Problem(element, f"{who} {name} 中出现{rule}", line=_first_line(text, terms), file=name)
-        else:
-            where = "文书模板" if name.startswith("templates/documents/") else "文件"
-            yield Problem(name, f"{where} {name} 中出现{rule}", line=_first_line(text, terms), file=name)
-
-
-def _xml_label_problems(name: str, tree: Any, rule: str) -> Iterator[Problem]:
-    for element in tree.iter():
-        if not isinstance(element.tag, str):
-            continue
-        texts = [element.text or "", *element.attrib.values()]
-        if any(term in t for t in texts for term in LABELS):
-            owner = _owner(element)
-            element_id = owner.get("id") if owner is not None else name
-            yield Problem(
-                element_id, f"元素 {element_id} 的文字中出现{rule}", line=element.sourceline, file=name
-            )
-
-
-def _first_line(text: str, terms: list[str]) -> int:
-    return next(n for n, line in enumerate(text.splitlines(), start=1) if any(t in line for t in terms))
