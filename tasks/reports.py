@@ -10,20 +10,20 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.runtime import unit
 from workflows.clock import CST, Clock
 from workflows.models import Case, Document, HumanTask, Place, ProcessDefinition
-from workflows.settings import REPO_ROOT
+from workflows.rendering import LABELLING_TERMS, environment, labels_in
 
 LOG = logging.getLogger("shouhu.tasks")
 KIND = "annual_report"
-FORBIDDEN_LABELS = ("留守儿童", "困境儿童")
 DUE = {"city": (11, 15, "省级民政部门"), "province": (12, 10, "民政部")}
 STATUS_LABELS = {"running": "办理中", "completed": "已办结", "cancelled": "已撤销"}
 COUNTY_DIGITS = 6
@@ -31,7 +31,7 @@ COUNTY_DIGITS = 6
 
 def neutral(text: str) -> str:
     """A name without the labels the documents forbid (a process named after them reads '儿童…')."""
-    for label in FORBIDDEN_LABELS:
+    for label in LABELLING_TERMS:
         text = text.replace(label, "儿童")
     return text.replace("儿童和儿童", "儿童").replace("儿童、儿童", "儿童")
 
@@ -127,14 +127,11 @@ def gather(*, session: Session, code: str, level: str, year: int, now: datetime)
     return data
 
 
+@lru_cache(maxsize=1)
 def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(REPO_ROOT / "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """The shared templates, with the report's filters (a copy: the documents' environment stays plain)."""
+    env = environment().overlay()
+    env.filters = dict(env.filters)  # an overlay shares its parent's filters: keep these to the report
     env.filters["neutral"] = neutral
     env.filters["cst"] = lambda value: f"{value.astimezone(CST):%Y年%m月%d日 %H:%M}"
     env.filters["cn_date"] = lambda value: f"{value.year}年{value.month}月{value.day}日"
@@ -148,7 +145,7 @@ def render(data: ReportData) -> str:
         .get_template("documents/annual_report.html.j2")
         .render(report=data, status_labels=STATUS_LABELS, title=title_of(data))
     )
-    found = [label for label in FORBIDDEN_LABELS if label in html]
+    found = labels_in(html)
     if found:
         raise ValueError(f"年度报告中出现了不得使用的标签化称谓：{'、'.join(found)}")
     return html

@@ -10,10 +10,8 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,10 +22,9 @@ from workflows.clock import CST, Clock
 from workflows.errors import ModelError, NotFound, ValidationFailed
 from workflows.events import NewEvent
 from workflows.models import Attachment, Case, Document, Place
+from workflows.rendering import environment, labels_in
 from workflows.roles import role_label
-from workflows.settings import REPO_ROOT
 
-FORBIDDEN_LABELS = ("留守儿童", "困境儿童")
 ISSUERS = (
     "village_director",
     "township_supervisor",
@@ -154,18 +151,6 @@ KINDS: dict[str, Kind] = {
 }
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(REPO_ROOT / "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env
-
-
 def render(kind: str, context: dict[str, Any]) -> str:
     """Render a document kind; refuse a text that labels the child."""
     spec = KINDS.get(kind)
@@ -173,7 +158,7 @@ def render(kind: str, context: dict[str, Any]) -> str:
         raise NotFound(f"没有这种文书：{kind}", code="document_kind_unknown")
     context = {"number": None, "date": "", **context, "title": context.get("title") or spec.title}
     html = environment().get_template(f"documents/{spec.template}").render(**context)
-    found = [label for label in FORBIDDEN_LABELS if label in html]
+    found = labels_in(html)
     if found:
         raise ModelError(
             f"文书“{spec.title}”含有标签化用语（{'、'.join(found)}），已拒绝生成", code="document_labelled"

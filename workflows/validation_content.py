@@ -15,8 +15,8 @@ from lxml import etree
 
 from workflows.engine import CaseRun, parse_process
 from workflows.errors import DomainError
+from workflows.rendering import LABELLING_TERMS
 
-LABELS = ("留守儿童", "困境儿童")
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 _PUBLIC_FACING = re.compile(r"^notify_|reporter|family|public|notice")
@@ -135,7 +135,7 @@ def label_problems(files: Mapping[str, str], trees: Mapping[str, Any]) -> Iterat
     """No file of a version carries 留守儿童 or 困境儿童: its texts can reach families and the public."""
     for name in sorted(files):
         text = files[name]
-        terms = [term for term in LABELS if term in text]
+        terms = [term for term in LABELLING_TERMS if term in text]
         if not terms:
             continue
         rule = f"“{'、'.join(terms)}”是标签化称谓，送达家庭、报告人或公众的文书和通知中不得使用"
@@ -155,7 +155,7 @@ def _xml_label_problems(name: str, tree: Any, rule: str) -> Iterator[Problem]:
         if not isinstance(element.tag, str):
             continue
         texts = [element.text or "", *element.attrib.values()]
-        if any(term in t for t in texts for term in LABELS):
+        if any(term in t for t in texts for term in LABELLING_TERMS):
             owner = owning_element(element)
             element_id = owner.get("id") if owner is not None else name
             yield Problem(

@@ -28,6 +28,7 @@ from workflows.errors import DomainError, PermissionDenied
 from workflows.models import User
 from workflows.roles import role_label
 from workflows.settings import REPO_ROOT, Settings
+from workflows.worklist import OVERVIEW_ROLES
 
 TEMPLATES = Jinja2Templates(directory=str(REPO_ROOT / "templates" / "pages"))
 TEMPLATES.env.filters["when"] = formfields.when
@@ -153,9 +154,7 @@ class Page:
             items.append(("/reports/new", "新报告"))
         if self.actor.has_any(*CASE_READERS):
             items.append(("/children", "儿童档案"))
-        if self.actor.has_any(
-            "township_supervisor", "county_civil_affairs", "city_civil_affairs", "province_civil_affairs"
-        ):
+        if self.actor.has_any(*OVERVIEW_ROLES):
             items.append(("/overview", "辖区概览"))
         if self.actor.has_any("user_admin"):
             items.append(("/users", "账号管理"))
