@@ -54,3 +54,8 @@ ID_REVEALERS: tuple[str, ...] = (
     "court",
     "procuratorate",
 )
+
+# Roles that work cases (everyone but the administrators and the auditors, who only read or configure).
+CASEWORK_ROLES: tuple[str, ...] = tuple(
+    r for r in ROLES if r not in ("process_admin", "user_admin", "auditor")
+)

@@ -26,7 +26,7 @@ from workflows.cases import CASE_READERS
 from workflows.clock import Clock
 from workflows.errors import DomainError, PermissionDenied
 from workflows.models import User
-from workflows.roles import role_label
+from workflows.roles import CASEWORK_ROLES, role_label
 from workflows.settings import REPO_ROOT, Settings
 from workflows.worklist import OVERVIEW_ROLES
 
@@ -38,26 +38,7 @@ TEMPLATES.env.globals["COLOURS"] = COLOURS
 STATIC_DIR = REPO_ROOT / "web" / "static"
 HTMX_DIR = REPO_ROOT / "web" / "node_modules" / "htmx.org" / "dist"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-CASE_ROLES = (
-    "village_director",
-    "village_committee",
-    "township_supervisor",
-    "county_civil_affairs",
-    "city_civil_affairs",
-    "province_civil_affairs",
-    "protection_center",
-    "welfare_institution",
-    "police",
-    "court",
-    "procuratorate",
-    "education",
-    "health",
-    "medical_insurance",
-    "disabled_federation",
-    "youth_league",
-    "womens_federation",
-    "judicial_admin",
-)
+CASE_ROLES = CASEWORK_ROLES
 
 
 class LoginRequired(Exception):
