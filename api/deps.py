@@ -10,13 +10,13 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from api.security import read_token
-from workflows.access import Actor
-from workflows.accounts import actor_for
-from workflows.clock import Clock
-from workflows.db import unit_of_work
-from workflows.errors import Unauthenticated
-from workflows.models import User
-from workflows.settings import Settings
+from workflows.infra.clock import Clock
+from workflows.infra.db import unit_of_work
+from workflows.infra.errors import Unauthenticated
+from workflows.infra.models import User
+from workflows.infra.settings import Settings
+from workflows.people.access import Actor
+from workflows.people.accounts import actor_for
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 

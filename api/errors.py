@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from workflows.errors import (
+from workflows.infra.errors import (
     Conflict,
     DomainError,
     ModelError,

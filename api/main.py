@@ -12,10 +12,10 @@ from api import errors, web
 from api.limits import BodyLimit
 from api.routes import auth, cases, children, documents, notifications, processes, tasks, users, versions
 from api.security import SignInLimiter
-from workflows import bootstrap
-from workflows.clock import Clock, SystemClock
-from workflows.db import make_engine, make_sessionmaker
-from workflows.settings import Settings, get_settings
+from workflows.infra.clock import Clock, SystemClock
+from workflows.infra.db import make_engine, make_sessionmaker
+from workflows.infra.settings import Settings, get_settings
+from workflows.ops import bootstrap
 
 
 def create_app(

@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from workflows.errors import Unauthenticated
+from workflows.infra.errors import Unauthenticated
 
 
 def _b64(data: bytes) -> str:

@@ -22,12 +22,15 @@ from typing import Any
 from sqlalchemy import Column, MetaData, String, Table, Text, event, select, update
 from sqlalchemy.orm import Session
 
-from workflows import accounts, cases, human_tasks, registry
-from workflows.access import SYSTEM, Actor
-from workflows.clock import SystemClock
-from workflows.db import create_all, make_engine, make_sessionmaker
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
 from workflows.engine import CaseRun
-from workflows.models import Place
+from workflows.infra.clock import SystemClock
+from workflows.infra.db import create_all, make_engine, make_sessionmaker
+from workflows.infra.models import Place
+from workflows.people import accounts
+from workflows.people.access import SYSTEM, Actor
+from workflows.processes import registry
 
 MODEL = Path(__file__).resolve().parent.parent / "tests" / "data" / "review_demo"
 VILLAGE = "500111101201"
@@ -133,7 +136,7 @@ def bench_http(engine: Any, n: int) -> tuple[list[float], float]:
     from fastapi.testclient import TestClient
 
     from api.main import create_app
-    from workflows.settings import Settings
+    from workflows.infra.settings import Settings
 
     task_ids = _prepare_service_db(engine, n)
     app = create_app(

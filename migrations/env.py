@@ -1,12 +1,12 @@
-"""Alembic environment: the connection comes from workflows.bootstrap (or sqlalchemy.url)."""
+"""Alembic environment: the connection comes from workflows.ops.bootstrap (or sqlalchemy.url)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from workflows import models  # noqa: F401 - registers the tables
-from workflows.db import Base
+from workflows.infra import models  # noqa: F401 - registers the tables
+from workflows.infra.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -12,9 +12,10 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.runtime import unit
-from workflows import cases, notifications
-from workflows.clock import Clock
-from workflows.notifications import PostResult, Webhook
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import Clock
+from workflows.outbox import notifications
+from workflows.outbox.notifications import PostResult, Webhook
 
 LOG = logging.getLogger("shouhu.tasks")
 

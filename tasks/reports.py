@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.runtime import unit
-from workflows.clock import CST, Clock
-from workflows.models import Case, Document, HumanTask, Place, ProcessDefinition
-from workflows.rendering import LABELLING_TERMS, environment, labels_in
+from workflows.infra.clock import CST, Clock
+from workflows.infra.models import Case, Document, HumanTask, Place, ProcessDefinition
+from workflows.papers.rendering import LABELLING_TERMS, environment, labels_in
 
 LOG = logging.getLogger("shouhu.tasks")
 KIND = "annual_report"

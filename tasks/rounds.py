@@ -23,10 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.runtime import unit
-from workflows import cases
-from workflows.access import SYSTEM
-from workflows.clock import CST, Clock
-from workflows.models import Case, IdempotencyKey, Place, ProcessDefinition
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import CST, Clock
+from workflows.infra.models import Case, IdempotencyKey, Place, ProcessDefinition
+from workflows.people.access import SYSTEM
 
 LOG = logging.getLogger("shouhu.tasks")
 

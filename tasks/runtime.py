@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflows.clock import Clock, SystemClock
-from workflows.db import make_engine, make_sessionmaker, unit_of_work
-from workflows.notifications import Webhook
-from workflows.settings import Settings, get_settings
+from workflows.infra.clock import Clock, SystemClock
+from workflows.infra.db import make_engine, make_sessionmaker, unit_of_work
+from workflows.infra.settings import Settings, get_settings
+from workflows.outbox.notifications import Webhook
 
 
 @dataclass

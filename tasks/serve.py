@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import httpx
 
-from workflows.settings import REPO_ROOT, Settings
+from workflows.infra.settings import REPO_ROOT, Settings
 
 
 class EmbeddedServer:

@@ -15,9 +15,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 from tests.support.clock import START  # noqa: E402
 from tests.support.models import DATA, publish_folder  # noqa: E402
 from tests.support.people import client, login, people  # noqa: E402,F401 - shared fixtures
-from workflows import registry  # noqa: E402
-from workflows.clock import FixedClock  # noqa: E402
-from workflows.db import create_all, make_engine  # noqa: E402
+from workflows.infra.clock import FixedClock  # noqa: E402
+from workflows.infra.db import create_all, make_engine  # noqa: E402
+from workflows.processes import registry  # noqa: E402
 
 BUNDLED_FOR_TESTS = ("review_demo",)
 

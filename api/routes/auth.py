@@ -10,11 +10,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
 from api.schemas.common import ERRORS, TokenOut
 from api.security import issue_token, sign_in
-from workflows import accounts
-from workflows.accounts import authenticate
-from workflows.clock import iso_utc
-from workflows.models import User
-from workflows.roles import role_label
+from workflows.infra.clock import iso_utc
+from workflows.infra.models import User
+from workflows.people import accounts
+from workflows.people.accounts import authenticate
+from workflows.people.roles import role_label
 
 router = APIRouter(prefix="/api/auth", tags=["登录 auth"])
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request
 
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.schemas.common import ERRORS, CaseStart, Correction, MessageIn
-from workflows import cases, replay, views
+from workflows.cases import lifecycle as cases
+from workflows.cases import replay, views
 
 router = APIRouter(prefix="/api/cases", tags=["案件 cases"])
 

@@ -10,10 +10,12 @@ from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.schemas.common import ERRORS
-from workflows import child_import, children, views
-from workflows.clock import iso_utc
-from workflows.errors import ValidationFailed
-from workflows.models import Child
+from workflows.cases import views
+from workflows.children import exchange as child_import
+from workflows.children import registry as children
+from workflows.infra.clock import iso_utc
+from workflows.infra.errors import ValidationFailed
+from workflows.infra.models import Child
 
 router = APIRouter(prefix="/api/children", tags=["儿童档案 children"])
 MAX_IMPORT_BYTES = 5 * 1024 * 1024

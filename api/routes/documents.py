@@ -10,10 +10,11 @@ from pydantic import BaseModel
 
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.schemas.common import ERRORS
-from workflows import documents, views
-from workflows.clock import iso_utc
-from workflows.errors import ValidationFailed
-from workflows.models import Attachment, Case, Document
+from workflows.cases import views
+from workflows.infra.clock import iso_utc
+from workflows.infra.errors import ValidationFailed
+from workflows.infra.models import Attachment, Case, Document
+from workflows.papers import documents
 
 router = APIRouter(tags=["文书与附件 documents"])
 

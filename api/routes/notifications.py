@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.schemas.common import ERRORS
-from workflows import notifications
+from workflows.outbox import notifications
 
 router = APIRouter(prefix="/api/notifications", tags=["通知 notifications"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import ActorDep, SessionDep
 from api.schemas.common import ERRORS
-from workflows import views
+from workflows.cases import views
 
 router = APIRouter(prefix="/api/processes", tags=["流程 processes"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request
 
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.schemas.common import ERRORS, TaskComplete
-from workflows import human_tasks, views
+from workflows.cases import human_tasks, views
 
 router = APIRouter(prefix="/api/tasks", tags=["任务 tasks"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.routes.auth import user_out
 from api.schemas.common import ERRORS, HandOver, UserCreate, UserPatch
-from workflows import accounts
+from workflows.people import accounts
 
 router = APIRouter(prefix="/api/users", tags=["账号 users"])
 

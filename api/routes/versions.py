@@ -21,12 +21,13 @@ from api.schemas.common import ERRORS
 from api.schemas.versions import DraftIn, MigrationIn, PublishIn, RollbackIn
 from api.web import session as cookies
 from api.web.core import PageDep, WebRoute
-from workflows import migration, versions
-from workflows.access import Actor, require_role
-from workflows.accounts import actor_for
-from workflows.errors import PermissionDenied, Unauthenticated, ValidationFailed
-from workflows.models import ProcessVersion, User
-from workflows.settings import REPO_ROOT
+from workflows.cases import migration
+from workflows.infra.errors import PermissionDenied, Unauthenticated, ValidationFailed
+from workflows.infra.models import ProcessVersion, User
+from workflows.infra.settings import REPO_ROOT
+from workflows.people.access import Actor, require_role
+from workflows.people.accounts import actor_for
+from workflows.processes import versions
 
 ADMIN_ROLE = versions.ADMIN_ROLE
 NODE_MODULES = REPO_ROOT / "web" / "node_modules"

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from api.web.core import PageDep, WebRoute, notifications, verify_csrf
 from api.web.tasks import FormDep
-from workflows import accounts
-from workflows.errors import Conflict, PermissionDenied, ValidationFailed
-from workflows.models import Place
-from workflows.roles import ROLES
-from workflows.worklist import overview
+from workflows.cases.worklist import overview
+from workflows.infra.errors import Conflict, PermissionDenied, ValidationFailed
+from workflows.infra.models import Place
+from workflows.people import accounts
+from workflows.people.roles import ROLES
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 USERS_PAGE = 50

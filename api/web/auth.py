@@ -11,9 +11,9 @@ from api.deps import ClockDep, SessionDep, SettingsDep
 from api.security import sign_in
 from api.web import session as cookies
 from api.web.core import TEMPLATES, LoginRequired, PageDep, WebRoute, current_page, read_session, verify_csrf
-from workflows import accounts
-from workflows.accounts import authenticate
-from workflows.errors import Unauthenticated
+from workflows.infra.errors import Unauthenticated
+from workflows.people import accounts
+from workflows.people.accounts import authenticate
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 

@@ -1,6 +1,6 @@
 """A child's file (一人一档): basic data, guardians and carer, categories, cases, papers, timeline; printable.
 
-When the child registry (``workflows/children.py``) holds a file with this reference, its data and work log
+When the child registry (``workflows/children/registry.py``) holds a file with this reference, its data and work log
 come first; the cases that carry the same ``child_ref`` are always read through ``views`` (logged).
 """
 
@@ -15,12 +15,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.web import formfields
 from api.web.core import PageDep, WebRoute, verify_csrf
 from api.web.papers import case_papers
-from workflows import children as registry
-from workflows import views
-from workflows.child_file import child_file, timeline_text
-from workflows.clock import iso_utc
-from workflows.errors import PermissionDenied, ValidationFailed
-from workflows.models import Child
+from workflows.cases import views
+from workflows.children import registry
+from workflows.children.file_view import child_file, timeline_text
+from workflows.infra.clock import iso_utc
+from workflows.infra.errors import PermissionDenied, ValidationFailed
+from workflows.infra.models import Child
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 RECORD_LABELS = {

@@ -19,16 +19,16 @@ from api.deps import ClockDep, SessionDep, SettingsDep
 from api.errors import status_of
 from api.web import formfields
 from api.web import session as cookies
-from workflows import notifications
-from workflows.access import Actor
-from workflows.accounts import actor_for
-from workflows.cases import CASE_READERS
-from workflows.clock import Clock
-from workflows.errors import DomainError, PermissionDenied
-from workflows.models import User
-from workflows.roles import CASEWORK_ROLES, role_label
-from workflows.settings import REPO_ROOT, Settings
-from workflows.worklist import OVERVIEW_ROLES
+from workflows.cases.lifecycle import CASE_READERS
+from workflows.cases.worklist import OVERVIEW_ROLES
+from workflows.infra.clock import Clock
+from workflows.infra.errors import DomainError, PermissionDenied
+from workflows.infra.models import User
+from workflows.infra.settings import REPO_ROOT, Settings
+from workflows.outbox import notifications
+from workflows.people.access import Actor
+from workflows.people.accounts import actor_for
+from workflows.people.roles import CASEWORK_ROLES, role_label
 
 TEMPLATES = Jinja2Templates(directory=str(REPO_ROOT / "templates" / "pages"))
 TEMPLATES.env.filters["when"] = formfields.when

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from workflows.child_file import ID_FIELDS
-from workflows.clock import CST, parse_iso
-from workflows.views import mask_id
+from workflows.cases.views import mask_id
+from workflows.children.file_view import ID_FIELDS
+from workflows.infra.clock import CST, parse_iso
 
 RADIO_MAX = 5  # up to this many choices as radio buttons (one tap on a phone), more as a select
 TEXTAREA_MIN = 200  # a text that may be this long or longer gets a textarea

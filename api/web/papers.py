@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from api.web.core import PageDep, WebRoute, verify_csrf
-from workflows import documents, views
-from workflows.models import Case
+from workflows.cases import views
+from workflows.infra.models import Case
+from workflows.papers import documents
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 

@@ -13,10 +13,11 @@ from starlette.datastructures import FormData
 from api.web import formfields
 from api.web.core import PageDep, WebRoute, verify_csrf
 from api.web.tasks import FormDep
-from workflows import cases, registry
-from workflows.errors import NotFound, PermissionDenied, ValidationFailed
-from workflows.forms import START_FORM
-from workflows.models import Case, HumanTask, Place
+from workflows.cases import lifecycle as cases
+from workflows.infra.errors import NotFound, PermissionDenied, ValidationFailed
+from workflows.infra.models import Case, HumanTask, Place
+from workflows.processes import registry
+from workflows.processes.forms import START_FORM
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 PROCESS = "guardianship_intervention"

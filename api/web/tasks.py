@@ -12,10 +12,10 @@ from starlette.datastructures import FormData
 from api.web import formfields
 from api.web.core import COLOURS, PageDep, WebRoute, notifications, verify_csrf
 from api.web.papers import case_papers
-from workflows import drafts, human_tasks, views
-from workflows.child_file import declared_fields, timeline_text
-from workflows.errors import ValidationFailed
-from workflows.worklist import process_choices, worklist
+from workflows.cases import drafts, human_tasks, views
+from workflows.cases.worklist import process_choices, worklist
+from workflows.children.file_view import declared_fields, timeline_text
+from workflows.infra.errors import ValidationFailed
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 PAGE_SIZE = 20

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import workflows.models
+import workflows.infra.models
 
 revision = "0001"
 down_revision = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "access_log",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("endpoint", sa.String(length=200), nullable=False),
         sa.Column("case_id", sa.String(length=36), nullable=True),
@@ -40,7 +40,7 @@ def upgrade() -> None:
     op.create_table(
         "account_events",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
@@ -58,7 +58,7 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("result", sa.JSON(), nullable=False),
-        sa.Column("created_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("actor", "key", name="uq_idempotency_actor_key"),
     )
@@ -84,7 +84,7 @@ def upgrade() -> None:
         sa.Column("calls", sa.JSON(), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -106,9 +106,9 @@ def upgrade() -> None:
         sa.Column("certificate_no", sa.String(length=64), nullable=True),
         sa.Column("token_version", sa.Integer(), nullable=False),
         sa.Column("phone", sa.String(length=32), nullable=True),
-        sa.Column("created_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
-        sa.Column("updated_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username"),
     )
@@ -128,13 +128,13 @@ def upgrade() -> None:
         sa.Column("state", sa.JSON(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("next_due_at", workflows.models.UTCDateTime(), nullable=True),
+        sa.Column("next_due_at", workflows.infra.models.UTCDateTime(), nullable=True),
         sa.Column("last_event_seq", sa.Integer(), nullable=False),
         sa.Column("last_event_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
-        sa.Column("updated_at", workflows.models.UTCDateTime(), nullable=False),
-        sa.Column("completed_at", workflows.models.UTCDateTime(), nullable=True),
+        sa.Column("updated_at", workflows.infra.models.UTCDateTime(), nullable=False),
+        sa.Column("completed_at", workflows.infra.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["process_version_id"],
             ["process_versions.id"],
@@ -155,7 +155,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("published_version_id", sa.Integer(), nullable=True),
-        sa.Column("published_at", workflows.models.UTCDateTime(), nullable=True),
+        sa.Column("published_at", workflows.infra.models.UTCDateTime(), nullable=True),
         sa.Column("published_by", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["published_version_id"],
@@ -170,7 +170,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
-        sa.Column("occurred_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
@@ -192,10 +192,10 @@ def upgrade() -> None:
         sa.Column("jurisdiction_code", sa.String(length=12), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("assignee", sa.String(length=64), nullable=True),
-        sa.Column("claimed_at", workflows.models.UTCDateTime(), nullable=True),
-        sa.Column("due_at", workflows.models.UTCDateTime(), nullable=True),
-        sa.Column("created_at", workflows.models.UTCDateTime(), nullable=False),
-        sa.Column("completed_at", workflows.models.UTCDateTime(), nullable=True),
+        sa.Column("claimed_at", workflows.infra.models.UTCDateTime(), nullable=True),
+        sa.Column("due_at", workflows.infra.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", workflows.infra.models.UTCDateTime(), nullable=False),
+        sa.Column("completed_at", workflows.infra.models.UTCDateTime(), nullable=True),
         sa.Column("completed_by", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["case_id"],

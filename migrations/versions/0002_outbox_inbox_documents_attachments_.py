@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import workflows.models
+import workflows.infra.models
 
 revision = "0002"
 down_revision = "0001"
@@ -38,9 +38,9 @@ def upgrade() -> None:
         sa.Column("categories", sa.JSON(), nullable=True),
         sa.Column("risk_colour", sa.String(length=8), nullable=True),
         sa.Column("notes", sa.Text(), nullable=True),
-        sa.Column("created_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
-        sa.Column("updated_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("last_record_seq", sa.Integer(), nullable=False),
         sa.Column("last_record_hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=16), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("created_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column("case_id", sa.String(length=36), nullable=True),
         sa.PrimaryKeyConstraint("id"),
@@ -82,12 +82,12 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=64), nullable=True),
         sa.Column("jurisdiction_code", sa.String(length=12), nullable=True),
         sa.Column("username", sa.String(length=64), nullable=True),
-        sa.Column("created_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("claimed_by", sa.String(length=120), nullable=True),
-        sa.Column("claimed_at", workflows.models.UTCDateTime(), nullable=True),
-        sa.Column("inbox_at", workflows.models.UTCDateTime(), nullable=True),
-        sa.Column("delivered_at", workflows.models.UTCDateTime(), nullable=True),
-        sa.Column("retry_at", workflows.models.UTCDateTime(), nullable=True),
+        sa.Column("claimed_at", workflows.infra.models.UTCDateTime(), nullable=True),
+        sa.Column("inbox_at", workflows.infra.models.UTCDateTime(), nullable=True),
+        sa.Column("delivered_at", workflows.infra.models.UTCDateTime(), nullable=True),
+        sa.Column("retry_at", workflows.infra.models.UTCDateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
-        sa.Column("occurred_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
@@ -125,8 +125,8 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("case_id", sa.String(length=36), nullable=True),
         sa.Column("task_id", sa.String(length=36), nullable=True),
-        sa.Column("created_at", workflows.models.UTCDateTime(), nullable=False),
-        sa.Column("read_at", workflows.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", workflows.infra.models.UTCDateTime(), nullable=False),
+        sa.Column("read_at", workflows.infra.models.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["outbox_id"],
             ["outbox.id"],
@@ -144,7 +144,7 @@ def upgrade() -> None:
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.Column("previous_version_id", sa.Integer(), nullable=True),
         sa.Column("action", sa.String(length=16), nullable=False),
-        sa.Column("published_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("published_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.Column("published_by", sa.String(length=64), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -173,7 +173,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.Column("uploaded_by", sa.String(length=64), nullable=False),
-        sa.Column("uploaded_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("uploaded_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
@@ -189,7 +189,7 @@ def upgrade() -> None:
         sa.Column("task_id", sa.String(length=36), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("form_values", sa.JSON(), nullable=False),
-        sa.Column("updated_at", workflows.models.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", workflows.infra.models.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["task_id"],
             ["human_tasks.id"],

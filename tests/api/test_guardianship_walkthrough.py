@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.engine.guardianship_scenarios import SCENARIOS
-from workflows import demo
-from workflows.models import Case
-from workflows.replay import verify_case
-from workflows.settings import Settings
+from workflows.cases.replay import verify_case
+from workflows.infra.models import Case
+from workflows.infra.settings import Settings
+from workflows.ops import demo
 
 WALK = SCENARIOS["red_violence_relatives_protection_order"]
 

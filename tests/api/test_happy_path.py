@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.clock import FixedClock
-from workflows.models import AccessLog, CaseEvent
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import AccessLog, CaseEvent
 
 VILLAGE = "500111101201"
 Login = Callable[[str], dict[str, str]]

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tasks import jobs
-from workflows.clock import FixedClock
+from workflows.infra.clock import FixedClock
 
 VILLAGE = "500111101201"
 Login = Callable[[str], dict[str, str]]

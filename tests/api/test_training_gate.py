@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.api.test_happy_path import my_tasks, start_case
-from workflows import accounts
-from workflows.clock import FixedClock
+from workflows.infra.clock import FixedClock
+from workflows.people import accounts
 
 Login = Callable[[str], dict[str, str]]
 

@@ -21,10 +21,11 @@ from tests.support.model_edits import (
     with_report_after_escalation,
     without_police_check,
 )
-from workflows import accounts, registry
-from workflows.access import SYSTEM
-from workflows.clock import FixedClock
-from workflows.models import Case, HumanTask, ProcessDefinition, ProcessVersion
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import Case, HumanTask, ProcessDefinition, ProcessVersion
+from workflows.people import accounts
+from workflows.people.access import SYSTEM
+from workflows.processes import registry
 
 VILLAGE = "500111101201"
 API = "/api/process-models/review_demo"

@@ -24,12 +24,16 @@ import pytest
 import uvicorn
 from sqlalchemy.orm import Session
 
-from workflows import accounts, cases, demo, human_tasks, registry
-from workflows.access import SYSTEM
-from workflows.clock import SystemClock
-from workflows.db import create_all, make_engine
-from workflows.models import Place
-from workflows.settings import REPO_ROOT, Settings
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import SystemClock
+from workflows.infra.db import create_all, make_engine
+from workflows.infra.models import Place
+from workflows.infra.settings import REPO_ROOT, Settings
+from workflows.ops import demo
+from workflows.people import accounts
+from workflows.people.access import SYSTEM
+from workflows.processes import registry
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

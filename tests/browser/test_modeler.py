@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, require_chromium, serve_app
 from tests.support.models import DATA
-from workflows import accounts, registry
-from workflows.access import SYSTEM
-from workflows.clock import SystemClock
-from workflows.db import create_all, make_engine
-from workflows.models import ProcessDefinition, ProcessVersion
-from workflows.settings import REPO_ROOT, Settings
+from workflows.infra.clock import SystemClock
+from workflows.infra.db import create_all, make_engine
+from workflows.infra.models import ProcessDefinition, ProcessVersion
+from workflows.infra.settings import REPO_ROOT, Settings
+from workflows.people import accounts
+from workflows.people.access import SYSTEM
+from workflows.processes import registry
 
 BPMN_JS = REPO_ROOT / "web" / "node_modules" / "bpmn-js" / "dist" / "bpmn-modeler.production.min.js"
 TASK = '#bpmn-canvas .djs-element.djs-shape[data-element-id="notify_family"]'

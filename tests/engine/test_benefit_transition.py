@@ -11,8 +11,8 @@ import pytest
 
 from tests.support.flows import model_flows, taken_flows
 from workflows.engine import CaseRun, parse_process
-from workflows.errors import ValidationFailed
-from workflows.registry import read_folder
+from workflows.infra.errors import ValidationFailed
+from workflows.processes.registry import read_folder
 
 FOLDER = Path(__file__).resolve().parents[2] / "bpmn" / "benefit_transition"
 FILES = read_folder(FOLDER)

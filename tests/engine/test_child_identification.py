@@ -14,8 +14,8 @@ import pytest
 from tests.conftest import START
 from tests.support.flows import model_flows, taken_flows
 from workflows.engine import SCRIPT_ENGINE, CaseRun, parse_process
-from workflows.errors import ValidationFailed
-from workflows.registry import read_folder
+from workflows.infra.errors import ValidationFailed
+from workflows.processes.registry import read_folder
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 FOLDER = BPMN_DIR / "child_identification"

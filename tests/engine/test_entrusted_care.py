@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.support.flows import model_flows, taken_flows
 from workflows.engine import CaseRun, parse_process
-from workflows.registry import read_folder
+from workflows.processes.registry import read_folder
 
 FOLDER = Path(__file__).resolve().parents[2] / "bpmn" / "entrusted_care"
 FILES = read_folder(FOLDER)

@@ -14,10 +14,10 @@ from SpiffWorkflow.util.task import TaskState
 from tests.conftest import START
 from tests.engine.guardianship_scenarios import SCENARIOS
 from tests.support.flows import model_flows, taken_flows
-from workflows import validation
-from workflows.clock import FixedClock
 from workflows.engine import CaseRun, duration_of, parse_process
-from workflows.registry import read_folder
+from workflows.infra.clock import FixedClock
+from workflows.processes import validation
+from workflows.processes.registry import read_folder
 
 FOLDER = Path(__file__).resolve().parents[2] / "bpmn" / "guardianship_intervention"
 PROCESS = parse_process("guardianship_intervention", read_folder(FOLDER), "test-guardianship")
@@ -140,7 +140,7 @@ def test_no_labelling_terms_in_titles() -> None:
 
 def test_return_home_starts_the_graded_visits() -> None:
     """Returned home under monitoring → a risk_visits case with the chosen colour (P1 → P5)."""
-    from workflows.registry import read_folder as read
+    from workflows.processes.registry import read_folder as read
 
     scenario = next(s for s in SCENARIOS.values() if s["expect_end"] == "end_home_monitoring")
     run = play(scenario, FixedClock(START))

@@ -12,9 +12,9 @@ import pytest
 
 from tests.conftest import START
 from tests.support.flows import model_flows, taken_flows
-from workflows.clock import FixedClock
 from workflows.engine import CaseRun, parse_process
-from workflows.registry import content_hash, read_folder
+from workflows.infra.clock import FixedClock
+from workflows.processes.registry import content_hash, read_folder
 
 KEY = "referral"
 FOLDER = Path(__file__).resolve().parents[2] / "bpmn" / KEY

@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import START
 from tests.support.flows import model_flows, taken_flows
 from tests.support.models import DATA, read_model
-from workflows.clock import FixedClock
 from workflows.engine import CaseRun, parse_process
+from workflows.infra.clock import FixedClock
 
 FILES = read_model("review_demo")
 PROCESS = parse_process("review_demo", FILES, "test-review-demo")

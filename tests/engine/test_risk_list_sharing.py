@@ -12,10 +12,10 @@ import pytest
 
 from tests.conftest import START
 from tests.support.flows import model_flows, taken_flows
-from workflows.clock import FixedClock
 from workflows.engine import CaseRun, parse_process
-from workflows.errors import ValidationFailed
-from workflows.registry import content_hash, read_folder
+from workflows.infra.clock import FixedClock
+from workflows.infra.errors import ValidationFailed
+from workflows.processes.registry import content_hash, read_folder
 
 KEY = "risk_list_sharing"
 FOLDER = Path(__file__).resolve().parents[2] / "bpmn" / KEY

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from tests.support.flows import model_flows, taken_flows
-from workflows.clock import FixedClock
 from workflows.engine import SCRIPT_ENGINE, CaseRun, parse_process
-from workflows.registry import read_folder
+from workflows.infra.clock import FixedClock
+from workflows.processes.registry import read_folder
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 FOLDER = BPMN_DIR / "risk_visits"
@@ -378,7 +378,7 @@ def test_tracking_can_end_at_a_contact() -> None:
 
 
 def test_forms_refuse_unknown_facts_and_outcomes() -> None:
-    from workflows.errors import ValidationFailed
+    from workflows.infra.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
         PROCESS.forms.require("home_visit").validate(

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import START
 from tests.support.models import guarded_model
 from workflows.engine import CaseRun, check_expressions, parse_process
-from workflows.errors import ModelError
+from workflows.infra.errors import ModelError
 from workflows.sandbox import Sandbox, SandboxError
 
 ESCAPES = {
@@ -168,7 +168,7 @@ def test_sets_put_into_case_data_become_lists() -> None:
 
 
 def test_outside_data_with_a_reserved_key_is_refused_before_it_reaches_the_state() -> None:
-    from workflows.errors import ValidationFailed
+    from workflows.infra.errors import ValidationFailed
 
     process = parse_process("guarded", guarded_model(), f"plain-{uuid.uuid4()}")
     with pytest.raises(ValidationFailed, match="typename"):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import START
 from tests.support.models import DATA, publish_folder
-from workflows.db import Base, create_all, make_engine
+from workflows.infra.db import Base, create_all, make_engine
 
 REPO = Path(__file__).resolve().parents[2]
 PG_ENV = REPO / ".ci" / "pg.env"

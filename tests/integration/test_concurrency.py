@@ -22,12 +22,14 @@ from tasks import jobs
 from tests.conftest import START
 from tests.integration.conftest import REPO
 from tests.tasks.conftest import VILLAGE, add_places_and_people
-from workflows import cases, human_tasks, notifications
-from workflows.access import SYSTEM
-from workflows.clock import FixedClock
-from workflows.db import make_sessionmaker
-from workflows.models import Case, CaseEvent, HumanTask, InboxItem, OutboxMessage
-from workflows.replay import verify_case
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.cases.replay import verify_case
+from workflows.infra.clock import FixedClock
+from workflows.infra.db import make_sessionmaker
+from workflows.infra.models import Case, CaseEvent, HumanTask, InboxItem, OutboxMessage
+from workflows.outbox import notifications
+from workflows.people.access import SYSTEM
 
 LATER = START + timedelta(hours=25)
 TIMEOUT = 120

@@ -19,13 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tasks import jobs
-from workflows import cases, human_tasks, registry
-from workflows.access import SYSTEM
-from workflows.clock import FixedClock
-from workflows.db import make_engine, make_sessionmaker
-from workflows.errors import Conflict
-from workflows.models import ProcessVersion
-from workflows.notifications import Webhook
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import FixedClock
+from workflows.infra.db import make_engine, make_sessionmaker
+from workflows.infra.errors import Conflict
+from workflows.infra.models import ProcessVersion
+from workflows.outbox.notifications import Webhook
+from workflows.people.access import SYSTEM
+from workflows.processes import registry
 
 
 def _warm(sessions: Any) -> None:

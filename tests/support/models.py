@@ -85,7 +85,7 @@ def guarded_model(
 
 def publish_folder(session, folder: Path, *, now, source: str = "bundled"):  # type: ignore[no-untyped-def]
     """Register a model folder (tests/data/<name> or bpmn/<name>) and publish it."""
-    from workflows import registry
+    from workflows.processes import registry
 
     version = registry.register(
         session, key=folder.name, files=registry.read_folder(folder), source=source, actor="system", now=now

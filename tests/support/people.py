@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from tests.support.clock import START
-from workflows import accounts
-from workflows.access import SYSTEM
-from workflows.clock import FixedClock
-from workflows.models import Place, User
-from workflows.settings import Settings
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import Place, User
+from workflows.infra.settings import Settings
+from workflows.people import accounts
+from workflows.people.access import SYSTEM
 
 PASSWORD = "correct-horse-1"
 PLACES = [

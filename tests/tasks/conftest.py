@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.runtime import Runtime, use
 from tests.conftest import START
-from workflows.clock import FixedClock
-from workflows.models import Place, User
-from workflows.settings import Settings
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import Place, User
+from workflows.infra.settings import Settings
 
 # Guangzhou codes: nothing else in the test database lives here, so recipients are exactly these people.
 CITY, COUNTY, TOWNSHIP, VILLAGE, OTHER_VILLAGE, OTHER_COUNTY = (

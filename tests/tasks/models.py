@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from workflows import registry
+from workflows.processes import registry
 
 
 def one_task_model(key: str, name: str, lane: str, fields: dict[str, str]) -> dict[str, str]:

@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import START
 from tests.support.models import DATA, publish_folder
-from workflows import backup, cases, cli, human_tasks
-from workflows.access import SYSTEM
-from workflows.clock import FixedClock
-from workflows.db import create_all, make_engine
-from workflows.errors import ValidationFailed
-from workflows.models import Case, HumanTask
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import FixedClock
+from workflows.infra.db import create_all, make_engine
+from workflows.infra.errors import ValidationFailed
+from workflows.infra.models import Case, HumanTask
+from workflows.ops import backup, cli
+from workflows.people.access import SYSTEM
 
 SECRET = "x" * 40
 

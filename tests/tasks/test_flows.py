@@ -13,10 +13,11 @@ from tasks.flows import annual_report, deployments, start_rounds, timer_sweep
 from tasks.runtime import Runtime
 from tests.tasks.conftest import CITY, COUNTY, OTHER_COUNTY, OTHER_VILLAGE, VILLAGE
 from tests.tasks.models import publish_round_models
-from workflows import cases, human_tasks
-from workflows.access import SYSTEM
-from workflows.clock import FixedClock
-from workflows.models import Case, Document, HumanTask, ProcessDefinition
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import Case, Document, HumanTask, ProcessDefinition
+from workflows.people.access import SYSTEM
 
 
 def start_red(session: Session, clock: FixedClock, code: str = VILLAGE) -> Case:

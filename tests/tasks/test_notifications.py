@@ -13,11 +13,13 @@ from tasks import jobs
 from tasks.flows import deliver_notifications, timer_sweep
 from tasks.runtime import Runtime
 from tests.tasks.conftest import VILLAGE
-from workflows import cases, human_tasks, notifications
-from workflows.access import SYSTEM, Actor
-from workflows.clock import FixedClock
-from workflows.models import Case, CaseEvent, HumanTask, InboxItem, OutboxMessage
-from workflows.notifications import PostResult, Webhook
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import Case, CaseEvent, HumanTask, InboxItem, OutboxMessage
+from workflows.outbox import notifications
+from workflows.outbox.notifications import PostResult, Webhook
+from workflows.people.access import SYSTEM, Actor
 
 DIRECTOR = Actor("gz_director", frozenset({"village_director"}), VILLAGE)
 

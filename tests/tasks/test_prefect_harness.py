@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 from tasks.runtime import Runtime, use
 from tests.conftest import START
 from tests.support.models import DATA, publish_folder
-from workflows import cases, human_tasks
-from workflows.access import SYSTEM
-from workflows.clock import FixedClock
-from workflows.db import create_all, make_engine, make_sessionmaker
-from workflows.models import CaseEvent, HumanTask, InboxItem
-from workflows.settings import Settings
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import FixedClock
+from workflows.infra.db import create_all, make_engine, make_sessionmaker
+from workflows.infra.models import CaseEvent, HumanTask, InboxItem
+from workflows.infra.settings import Settings
+from workflows.people.access import SYSTEM
 
 
 @pytest.fixture(scope="session")

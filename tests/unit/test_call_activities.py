@@ -7,11 +7,13 @@ import json
 from sqlalchemy.orm import Session
 
 from tests.unit.test_services import DIRECTOR
-from workflows import cases, human_tasks, registry
-from workflows.access import Actor
-from workflows.clock import FixedClock
-from workflows.models import Case
-from workflows.replay import verify_case
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.cases.replay import verify_case
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import Case
+from workflows.people.access import Actor
+from workflows.processes import registry
 
 VILLAGE = "500111101201"
 POLICE = Actor("police", frozenset({"police"}), "500111")

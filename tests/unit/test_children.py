@@ -7,12 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.unit.test_services import DIRECTOR, NEIGHBOUR, POLICE, start
-from workflows import child_import, children
-from workflows.access import Actor
-from workflows.clock import FixedClock
-from workflows.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from workflows.events import event_hash
-from workflows.models import AccessLog, Case, ChildRecord
+from workflows.children import exchange as child_import
+from workflows.children import registry as children
+from workflows.infra.clock import FixedClock
+from workflows.infra.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from workflows.infra.models import AccessLog, Case, ChildRecord
+from workflows.log.events import event_hash
+from workflows.people.access import Actor
 
 VILLAGE = "500111101201"
 EDUCATION = Actor("edu", frozenset({"education"}), "500111")
@@ -223,7 +224,7 @@ def test_report_about_unregistered_child_is_linked_then_merge_moves_cases(
     view = children.file_view(session=session, clock=clock, actor=DIRECTOR, child_id=first.id, endpoint="t")
     assert [c.id for c in view.cases] == [case.id]
     assert [r.type for r in view.records][-1] == "child_merged_in"
-    from workflows.replay import verify_case
+    from workflows.cases.replay import verify_case
 
     assert verify_case(session, session.get(Case, case.id)).ok
 

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.unit.test_services import DIRECTOR, start
-from workflows import documents
-from workflows.clock import FixedClock
-from workflows.errors import ModelError, ValidationFailed
-from workflows.models import Case, CaseEvent
-from workflows.replay import verify_case
+from workflows.cases.replay import verify_case
+from workflows.infra.clock import FixedClock
+from workflows.infra.errors import ModelError, ValidationFailed
+from workflows.infra.models import Case, CaseEvent
+from workflows.papers import documents
 
 SAMPLE = {
     "business_key": "GI-20260302-ABCDEF12",

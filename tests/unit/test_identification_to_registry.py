@@ -7,10 +7,11 @@ from sqlalchemy.orm import Session
 
 from tests.engine import test_child_identification as ident
 from tests.unit.test_services import DIRECTOR, SUPERVISOR
-from workflows import cases, human_tasks
-from workflows.clock import FixedClock
-from workflows.models import Case, Child, ChildRecord
-from workflows.replay import verify_case
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.cases.replay import verify_case
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import Case, Child, ChildRecord
 
 VILLAGE = "500111101201"
 

@@ -6,10 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.unit.test_services import DIRECTOR
-from workflows import cases, human_tasks
-from workflows.clock import FixedClock
-from workflows.models import Case, CaseEvent
-from workflows.replay import verify_case
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.cases.replay import verify_case
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import Case, CaseEvent
 
 VILLAGE = "500111101201"
 

@@ -20,12 +20,14 @@ from tests.support.model_edits import (
     without_police_check,
 )
 from tests.unit.test_services import CENTER, DIRECTOR, POLICE, only_task, start
-from workflows import cases, human_tasks, migration, registry, replay
-from workflows.access import Actor
-from workflows.clock import FixedClock
+from workflows.cases import human_tasks, migration, replay
+from workflows.cases import lifecycle as cases
 from workflows.engine import CaseRun, ParsedProcess, migrate_run, parse_process
-from workflows.errors import PermissionDenied, ValidationFailed
-from workflows.models import Case, CaseEvent, HumanTask
+from workflows.infra.clock import FixedClock
+from workflows.infra.errors import PermissionDenied, ValidationFailed
+from workflows.infra.models import Case, CaseEvent, HumanTask
+from workflows.people.access import Actor
+from workflows.processes import registry
 
 MODELER = Actor("modeler", frozenset({"process_admin"}), "50")
 AUDITOR = Actor("auditor", frozenset({"auditor"}), "50")

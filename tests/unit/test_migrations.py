@@ -7,8 +7,8 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from workflows.bootstrap import upgrade_schema
-from workflows.db import Base, make_engine
+from workflows.infra.db import Base, make_engine
+from workflows.ops.bootstrap import upgrade_schema
 
 
 def test_migrations_match_the_models(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tests.support.models import read_model
-from workflows import registry
-from workflows.clock import FixedClock
-from workflows.errors import Conflict
-from workflows.models import ProcessDefinition
+from workflows.infra.clock import FixedClock
+from workflows.infra.errors import Conflict
+from workflows.infra.models import ProcessDefinition
+from workflows.processes import registry
 
 
 def _variant(session: Session, clock: FixedClock, title: str) -> registry.ProcessVersion:

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows import cases, human_tasks
-from workflows.access import SYSTEM, Actor
-from workflows.clock import FixedClock
-from workflows.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from workflows.models import Case, CaseEvent, HumanTask
+from workflows.cases import human_tasks
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import FixedClock
+from workflows.infra.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from workflows.infra.models import Case, CaseEvent, HumanTask
+from workflows.people.access import SYSTEM, Actor
 
 VILLAGE = "500111101201"
 DIRECTOR = Actor("director", frozenset({"village_director"}), VILLAGE)
@@ -346,7 +347,7 @@ def test_system_actor_sees_every_jurisdiction(session: Session, clock: FixedCloc
 
 
 def test_opening_a_case_or_task_fires_its_due_timers(session: Session, clock: FixedClock) -> None:
-    from workflows import views
+    from workflows.cases import views
 
     case = start(session, clock)
     grade(session, clock, 99)
@@ -375,7 +376,7 @@ def test_a_correction_survives_a_deadline_firing_later(session: Session, clock: 
     clock.advance(hours=30)
     cases.fire_due_timers(session=session, clock=clock, case_id=case.id)
     assert case.data["child_name"] == "小刚"
-    from workflows import views
+    from workflows.cases import views
 
     county = Actor("county", frozenset({"county_civil_affairs"}), "500111")
     escalate = only_task(session, county)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.model_edits import BROKEN, edit_bpmn, edit_dmn, review_demo
-from workflows.registry import read_folder
-from workflows.validation import Problem, validate
+from workflows.processes.registry import read_folder
+from workflows.processes.validation import Problem, validate
 
 BPMN_DIR = Path(os.environ.get("SHOUHU_BPMN_DIR") or Path(__file__).resolve().parents[2] / "bpmn")
 BUNDLED = (

@@ -9,11 +9,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tests.unit.test_services import CENTER, DIRECTOR, POLICE, grade, only_task, start
-from workflows import cases, human_tasks, replay
-from workflows.access import Actor
-from workflows.clock import FixedClock
-from workflows.errors import PermissionDenied
-from workflows.models import Case, CaseEvent
+from workflows.cases import human_tasks, replay
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import FixedClock
+from workflows.infra.errors import PermissionDenied
+from workflows.infra.models import Case, CaseEvent
+from workflows.people.access import Actor
 
 AUDITOR = Actor("auditor", frozenset({"auditor"}), "50")
 
@@ -151,7 +152,7 @@ def test_changed_case_data_alone_is_named(session: Session, clock: FixedClock) -
 
 def test_forged_event_with_rehashed_chain_fails_replay(session: Session, clock: FixedClock) -> None:
     """Someone who rewrites a payload and recomputes every hash still cannot fool the replay."""
-    from workflows.events import event_hash
+    from workflows.log.events import event_hash
 
     case = finished_case(session, clock)
     events = session.scalars(
@@ -185,7 +186,7 @@ def test_forged_event_with_rehashed_chain_fails_replay(session: Session, clock: 
 
 def test_changed_claim_row_is_named(session: Session, clock: FixedClock) -> None:
     case = half_case(session, clock)
-    from workflows.models import HumanTask
+    from workflows.infra.models import HumanTask
 
     session.execute(
         update(HumanTask)
@@ -210,7 +211,7 @@ def test_changed_claim_row_is_named(session: Session, clock: FixedClock) -> None
 def test_rows_that_decide_who_works_what_and_when_are_verified(
     session: Session, clock: FixedClock, table: str, values: dict, where_ready: bool | None, field: str
 ) -> None:
-    from workflows.models import HumanTask
+    from workflows.infra.models import HumanTask
 
     case = half_case(session, clock)
     if table == "case":

@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.support.people import PASSWORD
-from workflows import accounts, cases
-from workflows.clock import FixedClock
-from workflows.models import User
+from workflows.cases import lifecycle as cases
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import User
+from workflows.people import accounts
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 VILLAGE = "500111101201"

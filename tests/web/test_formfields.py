@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.datastructures import FormData
 
 from api.web.formfields import describe, fields_of, raw_values, to_data, when
-from workflows.views import mask_id
+from workflows.cases.views import mask_id
 
 SCHEMA = {
     "type": "object",

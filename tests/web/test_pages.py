@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.main import create_app
 from api.web.session import COOKIE
 from tests.web.conftest import VILLAGE, csrf_of
-from workflows import accounts
-from workflows.access import SYSTEM
-from workflows.clock import FixedClock
-from workflows.models import AccessLog, Case, CaseEvent, HumanTask, TaskDraft, User
-from workflows.settings import Settings
+from workflows.infra.clock import FixedClock
+from workflows.infra.models import AccessLog, Case, CaseEvent, HumanTask, TaskDraft, User
+from workflows.infra.settings import Settings
+from workflows.people import accounts
+from workflows.people.access import SYSTEM
 
 Login = Callable[[str], str]
 TASK_LINK = re.compile(r'href="/tasks/([0-9a-f-]{36})"')
@@ -371,7 +371,7 @@ def test_child_file_masks_the_id_number_until_a_reason_is_given(
     clock: FixedClock,
     actor_of: Callable[[str], object],
 ) -> None:
-    from workflows import cases
+    from workflows.cases import lifecycle as cases
 
     data = {
         "reporter_type": "public",
@@ -569,7 +569,9 @@ def test_registered_child_file_with_cases_papers_and_a_reason_to_reveal(
     clock: FixedClock,
     actor_of: Callable[[str], object],
 ) -> None:
-    from workflows import cases, children, documents
+    from workflows.cases import lifecycle as cases
+    from workflows.children import registry as children
+    from workflows.papers import documents
 
     number = _valid_id("50011120140101123")
     child = children.register(
@@ -667,7 +669,7 @@ def test_overview_counts_overdue_visits_when_there_are_visit_tasks(
 def test_unread_notifications_are_counted_listed_and_open_their_task(
     client: TestClient, web_login: Login, demo_case: Callable[..., str], session: Session, clock: FixedClock
 ) -> None:
-    from workflows.models import InboxItem, OutboxMessage
+    from workflows.infra.models import InboxItem, OutboxMessage
 
     case_id = demo_case()
     task = session.scalars(select(HumanTask).where(HumanTask.case_id == case_id)).one()

@@ -14,7 +14,7 @@ from SpiffWorkflow import task as _spiff_task_module  # type: ignore[import-unty
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer  # type: ignore[import-untyped]
 
 # --- time and task ids, routed through context variables ------------------------------------------
-from workflows.clock import CST
+from workflows.infra.clock import CST
 
 _NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("shouhu_now", default=None)
 _IDS: contextvars.ContextVar[_IdSource | None] = contextvars.ContextVar("shouhu_ids", default=None)

@@ -28,11 +28,11 @@ from SpiffWorkflow.spiff.specs.event_definitions import (  # type: ignore[import
 )
 from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
 
-from workflows.clock import iso_utc, parse_iso
 from workflows.engine.clocking import _NOW, _acting, _IdSource, _real_datetime
 from workflows.engine.scripting import SANDBOX, SCRIPT_ENGINE
 from workflows.engine.specs import _PARSED, _SERIALIZER, ParsedProcess
-from workflows.errors import ModelError, NotFound, ValidationFailed
+from workflows.infra.clock import iso_utc, parse_iso
+from workflows.infra.errors import ModelError, NotFound, ValidationFailed
 from workflows.sandbox import SandboxError, plain
 
 

@@ -11,8 +11,8 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (  # type: ignor
     BasePythonScriptEngineEnvironment,
 )
 
-from workflows.clock import CST, add_calendar_months, iso_utc, parse_iso
 from workflows.engine.clocking import _NOW, _real_datetime
+from workflows.infra.clock import CST, add_calendar_months, iso_utc, parse_iso
 from workflows.sandbox import Sandbox, SandboxError, compile_expression
 
 

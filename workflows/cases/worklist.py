@@ -1,0 +1,167 @@
+"""Read models for the caseworkers' pages: the worklist with risk colours, and the supervisor's overview.
+
+Both read only rows (``human_tasks``, ``cases``, ``places``), never a workflow, and show no child's
+personal data (business keys, task names, colours, counts), so they write no access-log rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows.cases.human_tasks import WORKLIST_ORDER, worklist_condition
+from workflows.infra.clock import Clock
+from workflows.infra.models import Case, HumanTask, Place, ProcessDefinition
+from workflows.people.access import Actor, require_role
+
+COLOURS = ("red", "yellow", "blue", "green")
+OVERVIEW_ROLES = (
+    "township_supervisor",
+    "county_civil_affairs",
+    "city_civil_affairs",
+    "province_civil_affairs",
+)
+
+
+def risk_colour_of() -> Any:
+    """The SQL expression of a case's risk colour (``risk_colour`` in its data)."""
+    return Case.data["risk_colour"].as_string()
+
+
+@dataclass
+class WorkItem:
+    task: HumanTask
+    business_key: str
+    process_name: str
+    risk_colour: str | None
+    overdue: bool
+
+
+def worklist(
+    *,
+    session: Session,
+    clock: Clock,
+    actor: Actor,
+    process_key: str | None = None,
+    colour: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[WorkItem], int]:
+    """The tasks ``human_tasks.list_tasks`` gives the actor, with case colours and a colour filter."""
+    cond = worklist_condition(session, actor, process_key=process_key)
+    if cond is None:
+        return [], 0
+    colour_expr = risk_colour_of()
+    if colour == "none":
+        cond &= colour_expr.is_(None)
+    elif colour:
+        cond &= colour_expr == colour
+    base = select(HumanTask.id).join(Case, Case.id == HumanTask.case_id).where(cond)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    stmt = (
+        select(HumanTask, Case.business_key, colour_expr, ProcessDefinition.name)
+        .join(Case, Case.id == HumanTask.case_id)
+        .outerjoin(ProcessDefinition, ProcessDefinition.key == HumanTask.process_key)
+        .where(cond)
+        .order_by(*WORKLIST_ORDER)
+        .limit(min(max(limit, 1), 200))
+        .offset(max(offset, 0))
+    )
+    now = clock.now()
+    items = [
+        WorkItem(
+            task, key, name or task.process_key, colour_value, task.due_at is not None and task.due_at < now
+        )
+        for task, key, colour_value, name in session.execute(stmt)
+    ]
+    return items, int(total)
+
+
+def process_choices(*, session: Session) -> list[tuple[str, str]]:
+    """(key, Chinese name) of every process definition, for filters and menus."""
+    rows = session.execute(
+        select(ProcessDefinition.key, ProcessDefinition.name).order_by(ProcessDefinition.key)
+    )
+    return [(key, name) for key, name in rows]
+
+
+@dataclass
+class PlaceRow:
+    code: str
+    name: str
+    parent_name: str
+    colours: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COLOURS, 0))
+    running: int = 0
+    overdue_tasks: int = 0
+    overdue_visits: int = 0
+
+    @property
+    def behind(self) -> int:
+        return self.overdue_tasks + self.overdue_visits
+
+
+@dataclass
+class Overview:
+    rows: list[PlaceRow]
+    has_visits: bool
+    as_of: datetime
+
+
+def overview(*, session: Session, clock: Clock, actor: Actor) -> Overview:
+    """Per village in the jurisdiction: running cases by colour and overdue work, most behind first."""
+    require_role(actor, *OVERVIEW_ROLES, action="查看辖区概览")
+    now, prefix = clock.now(), actor.jurisdiction
+    places = {p.code: p for p in session.scalars(select(Place).where(Place.code.startswith(prefix)))}
+    rows: dict[str, PlaceRow] = {}
+
+    def row(code: str) -> PlaceRow:
+        if code not in rows:
+            place = places.get(code)
+            parent = places.get(place.parent_code or "") if place else None
+            rows[code] = PlaceRow(code, place.name if place else code, parent.name if parent else "")
+        return rows[code]
+
+    for code, place in places.items():
+        if place.level == "village":
+            row(code)
+    colour_expr = risk_colour_of()
+    cases = (
+        select(Case.jurisdiction_code, colour_expr, func.count())
+        .where(Case.status == "running", Case.jurisdiction_code.startswith(prefix))
+        .group_by(Case.jurisdiction_code, colour_expr)
+    )
+    for code, colour, count in session.execute(cases):
+        target = row(code)
+        target.running += count
+        if colour in target.colours:
+            target.colours[colour] += count
+    # home visits and contacts of the risk-colour tracking (P5), and any task named as a visit
+    is_visit = HumanTask.bpmn_id.contains("visit") | (
+        (HumanTask.process_key == "risk_visits") & HumanTask.bpmn_id.in_(("home_visit", "contact"))
+    )
+    overdue = (
+        select(HumanTask.jurisdiction_code, is_visit, func.count())
+        .where(
+            HumanTask.status == "ready",
+            HumanTask.due_at < now,
+            HumanTask.jurisdiction_code.startswith(prefix),
+        )
+        .group_by(HumanTask.jurisdiction_code, is_visit)
+    )
+    for code, visit, count in session.execute(overdue):
+        if visit:
+            row(code).overdue_visits += count
+        else:
+            row(code).overdue_tasks += count
+    has_visits = (
+        session.scalar(
+            select(HumanTask.id).where(is_visit, HumanTask.jurisdiction_code.startswith(prefix)).limit(1)
+        )
+        is not None
+    )
+    ordered = sorted(rows.values(), key=lambda r: (-r.behind, -r.colours["red"], -r.running, r.code))
+    return Overview(ordered, has_visits, now)

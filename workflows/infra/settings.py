@@ -1,0 +1,48 @@
+"""Settings from the environment (prefix ``SHOUHU_``); secrets never have a usable default outside demo mode."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEMO_SECRET = "demo-only-secret-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOUHU_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path.home() / ".local" / "share" / "shouhu"
+    database_url: str = ""
+    bpmn_dir: Path = REPO_ROOT / "bpmn"
+    demo: bool = False
+    secret_key: str = ""
+    token_minutes: int = 480
+    webhook_url: str = ""
+    webhook_timeout_seconds: float = 5.0
+    webhook_retries: int = 2
+    prefect_port: int = 4200  # the embedded Prefect server (only when PREFECT_API_URL is not set)
+    work_pool: str = "shouhu"  # the Prefect work pool of the scale-out deployment
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _fill_and_refuse_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'shouhu.db'}"
+        if not self.secret_key:
+            if not self.demo:
+                raise ValueError("SHOUHU_SECRET_KEY 未设置：非演示模式下必须配置随机密钥（至少 32 个字符）")
+            self.secret_key = DEMO_SECRET
+        if not self.demo and (self.secret_key == DEMO_SECRET or len(self.secret_key) < 32):
+            raise ValueError("SHOUHU_SECRET_KEY 不安全：非演示模式下不得使用默认或过短的密钥")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,241 @@
+"""The `shouhu` command: serve (API + scheduler), create the first administrator, demo data, verify.
+
+The API and the scheduler run as child processes (uvicorn; ``python -m tasks.serve``), so this module
+imports neither FastAPI nor Prefect and stops both cleanly together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.infra.clock import SystemClock
+from workflows.infra.db import make_engine
+from workflows.infra.models import Case, User
+from workflows.infra.settings import REPO_ROOT, Settings
+from workflows.ops import bootstrap
+from workflows.people import accounts
+from workflows.people.access import SYSTEM
+
+
+def _settings(demo: bool) -> Settings:
+    if demo:
+        os.environ["SHOUHU_DEMO"] = "true"
+        data_dir = Path(os.environ.get("SHOUHU_DATA_DIR") or Settings.model_fields["data_dir"].default)
+        os.environ.setdefault("SHOUHU_DATABASE_URL", f"sqlite:///{data_dir / 'demo.db'}")
+    try:
+        return Settings()
+    except ValueError as exc:
+        sys.exit(f"配置错误：{exc}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Prepare the database, then run the API and the scheduler until interrupted."""
+    settings = _settings(args.demo)
+    engine = make_engine(settings.database_url)
+    results = bootstrap.prepare(engine, bpmn_dir=settings.bpmn_dir, clock=SystemClock())
+    for result in results:
+        if result.action != "unchanged":
+            print(
+                f"流程 {result.key}: {'已发布' if result.action == 'published' else '已登记为草稿'} (版本 {result.version_id})"
+            )
+    if settings.demo:
+        from workflows.ops import demo
+
+        with Session(engine) as session:
+            passwords = demo.ensure(session, settings=settings)
+            session.commit()
+        demo.print_accounts(passwords)
+    engine.dispose()
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app_factory",
+                "--factory",
+                "--host",
+                args.host or settings.host,
+                "--port",
+                str(args.port or settings.port),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+        )
+    ]
+    if not args.no_scheduler and (REPO_ROOT / "tasks" / "serve.py").is_file():
+        children.append(subprocess.Popen([sys.executable, "-m", "tasks.serve"], cwd=REPO_ROOT, env=env))
+    print(
+        f"守护 Shouhu 已启动：http://{args.host or settings.host}:{args.port or settings.port}/ （API 文档 /docs）。按 Ctrl+C 停止。"
+    )
+    return _supervise(children)
+
+
+def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                code, stopping = child.returncode or 0, True
+        time.sleep(0.3)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    print("守护 Shouhu 已停止。")
+    return code
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    """Create the first user administrator on a fresh install (refused once one exists)."""
+    settings = _settings(False)
+    engine = make_engine(settings.database_url)
+    bootstrap.prepare(engine, bpmn_dir=settings.bpmn_dir, clock=SystemClock())
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("新管理员密码：")
+    with Session(engine) as session:
+        admins = [u for u in session.scalars(select(User)) if "user_admin" in u.roles]
+        if admins and not args.force:
+            sys.exit("已存在账号管理员；请用已有管理员账号创建新账号（或加 --force）。")
+        user = accounts.create_user(
+            session=session,
+            clock=SystemClock(),
+            actor=SYSTEM,
+            username=args.username,
+            display_name=args.name,
+            roles=["user_admin", "process_admin"],
+            jurisdiction_code=args.jurisdiction,
+            password=password,
+            certified=True,
+        )
+        session.commit()
+        print(f"已创建管理员 {user.username}（辖区 {user.jurisdiction_code}）。")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the schema up to date and register bundled models once, before starting several API workers."""
+    settings = _settings(args.demo)
+    results = bootstrap.prepare(
+        make_engine(settings.database_url), bpmn_dir=settings.bpmn_dir, clock=SystemClock()
+    )
+    print(f"数据库已是最新结构；已登记 {len(results)} 个内置流程。")
+    return 0
+
+
+def cmd_verify_all(args: argparse.Namespace) -> int:
+    """Verify every case; exit 1 if any fails."""
+    from workflows.cases.replay import verify_case
+
+    settings = _settings(args.demo)
+    engine = make_engine(settings.database_url)
+    failed = 0
+    with Session(engine) as session:
+        for case in session.scalars(select(Case).order_by(Case.created_at)):
+            report = verify_case(session, case)
+            if not report.ok:
+                failed += 1
+                print(f"✗ {case.business_key}: {report.problem} (事件 #{report.seq})")
+        total = session.query(Case).count()
+    print(f"核验完成：{total - failed}/{total} 个案件通过。")
+    return 1 if failed else 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Write an online, consistent copy of the SQLite database to PATH."""
+    from workflows.infra.errors import DomainError
+    from workflows.ops import backup
+
+    settings = _settings(args.demo)
+    try:
+        result = backup.backup(database_url=settings.database_url, target=Path(args.path))
+    except DomainError as exc:
+        sys.exit(exc.message)
+    print(f"已备份到 {result.path}（{result.bytes} 字节，{result.cases} 个案件）。")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Replace the SQLite database with a backup, then verify every case in it."""
+    from workflows.infra.errors import DomainError
+    from workflows.ops import backup
+
+    settings = _settings(args.demo)
+    if not args.yes:
+        sys.exit("恢复会覆盖当前数据库。请先停止 shouhu serve，确认后加 --yes 再执行。")
+    try:
+        result = backup.restore(source=Path(args.path), database_url=settings.database_url)
+    except DomainError as exc:
+        sys.exit(exc.message)
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        failed = backup.verify_all(session)
+    engine.dispose()
+    for report in failed:
+        print(f"✗ 案件 {report.case_id}: {report.problem} (事件 #{report.seq})")
+    print(
+        f"已从 {args.path} 恢复到 {result.path}；核验 {result.cases - len(failed)}/{result.cases} 个案件通过。"
+    )
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="shouhu", description="守护 Shouhu 儿童保护流程系统")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="启动 API 与调度（定时器、周期任务、通知）")
+    serve.add_argument("--demo", action="store_true", help="演示模式：演示数据库、演示账号与案件")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-scheduler", action="store_true", help="只启动 API")
+    serve.set_defaults(func=cmd_serve)
+    admin = sub.add_parser("create-admin", help="在新安装的系统上创建第一个管理员")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--name", required=True, help="真实姓名")
+    admin.add_argument("--jurisdiction", required=True, help="行政区划代码，如 500111")
+    admin.add_argument("--password-stdin", action="store_true")
+    admin.add_argument("--force", action="store_true")
+    admin.set_defaults(func=cmd_create_admin)
+    migrate = sub.add_parser("migrate", help="升级数据库结构并登记内置流程（多进程部署时先运行一次）")
+    migrate.add_argument("--demo", action="store_true")
+    migrate.set_defaults(func=cmd_migrate)
+    verify = sub.add_parser("verify-all", help="核验全部案件的日志与状态")
+    verify.add_argument("--demo", action="store_true")
+    verify.set_defaults(func=cmd_verify_all)
+    backup_cmd = sub.add_parser("backup", help="在线备份 SQLite 数据库到文件（服务运行中也可执行）")
+    backup_cmd.add_argument("path", help="备份文件路径（不能已存在）")
+    backup_cmd.add_argument("--demo", action="store_true")
+    backup_cmd.set_defaults(func=cmd_backup)
+    restore_cmd = sub.add_parser("restore", help="用备份文件恢复 SQLite 数据库，并核验全部案件（先停止服务）")
+    restore_cmd.add_argument("path", help="备份文件路径")
+    restore_cmd.add_argument("--yes", action="store_true", help="确认覆盖当前数据库")
+    restore_cmd.add_argument("--demo", action="store_true")
+    restore_cmd.set_defaults(func=cmd_restore)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
