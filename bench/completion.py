@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Column, MetaData, String, Table, Text, event, select, update
 from sqlalchemy.orm import Session
 
+from bench.report import Figure
 from workflows.cases import human_tasks
 from workflows.cases import lifecycle as cases
 from workflows.engine import CaseRun
@@ -163,8 +164,8 @@ def _fresh_engine(folder: Path, name: str) -> Any:
     return engine
 
 
-def main(argv: list[str]) -> int:
-    n = int(argv[0]) if argv else 200
+def measure(n: int) -> dict[str, tuple[list[float], float]]:
+    """Each path's completion times and SQL statements per completion, measured in one run."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         engine = _fresh_engine(folder, "bare")
@@ -186,7 +187,29 @@ def main(argv: list[str]) -> int:
             ),
             "HTTP POST /api/tasks/{id}/complete": lambda: bench_http(_fresh_engine(folder, "http"), n),
         }
-        results = {name: fn() for name, fn in runs.items()}
+        return {name: fn() for name, fn in runs.items()}
+
+
+def figures(size: str) -> list[Figure]:
+    """Part (a) of the suite: each path's median beside the bare engine round trip."""
+    results = measure(300 if size == "full" else 60)
+    bare = _median_ms(results["bare engine round trip"][0])
+    out = []
+    for name, (samples, statements) in results.items():
+        median = _median_ms(samples)
+        goal = "≤ 1.5 × bare" if name.startswith("HTTP") else ""
+        met = median <= 1.5 * bare if goal else None
+        out.append(
+            Figure(
+                "completion", f"{name} ({statements:.0f} SQL)", median, "ms", goal, f"bare {bare:.2f} ms", met
+            )
+        )
+    return out
+
+
+def main(argv: list[str]) -> int:
+    n = int(argv[0]) if argv else 200
+    results = measure(n)
     bare = _median_ms(results["bare engine round trip"][0])
     print(f"task completion, {n} completions each, SQLite file (WAL), one run")
     print(f"{'path':45} {'median ms':>10} {'ratio':>7} {'SQL statements':>15}")
