@@ -1,39 +1,29 @@
-"""The one evaluator for every expression and script in a process model.
-
-Process models are data edited by administrators, yet their conditions, scripts, decision-table
-cells and timer expressions run on children's data. Python's ``eval`` cannot be made safe, so this
-module interprets an allowlisted subset of Python's syntax tree itself: no imports, no names or
-attributes that start with ``_``, a short list of functions, and a budget on steps and sizes.
-"""
+"""The interpreter: walks one checked tree with a step budget, calling only the functions it was given."""
 
 from __future__ import annotations
 
 import ast
-import operator
 from collections.abc import Callable, Mapping, MutableMapping
-from functools import lru_cache
 from typing import Any
 
-MAX_SOURCE_CHARS = 10_000
-MAX_DEPTH = 60
-MAX_STEPS = 100_000
-MAX_INT_BITS = 4_096
-MAX_SEQUENCE = 100_000
-MAX_STRING = 1_000_000
-MAX_RANGE = 10_000
-MAX_WEIGHT = 200_000
-# SpiffWorkflow's serializer turns any dict holding "typename" back into one of its own objects.
-RESERVED_KEYS = frozenset({"typename"})
-
-
-class SandboxError(Exception):
-    """An expression or script was refused or stopped; ``message`` is for a person (Chinese)."""
-
-    def __init__(self, message: str, *, source: str = "", line: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.source = source
-        self.line = line
+from workflows.sandbox.grammar import (
+    BINOPS,
+    CMPOPS,
+    METHODS,
+    MUTATORS,
+    UNARY,
+    compile_expression,
+    compile_script,
+)
+from workflows.sandbox.limits import (
+    MAX_INT_BITS,
+    MAX_RANGE,
+    MAX_SEQUENCE,
+    MAX_STEPS,
+    MAX_STRING,
+    SandboxError,
+)
+from workflows.sandbox.values import check_size, plain, result_length
 
 
 class _Break(Exception):
@@ -43,89 +33,6 @@ class _Break(Exception):
 class _Continue(Exception):
     pass
 
-
-_BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b,
-    ast.Is: operator.is_,
-    ast.IsNot: operator.is_not,
-}
-_UNARY: dict[type, Callable[[Any], Any]] = {
-    ast.Not: operator.not_,
-    ast.USub: operator.neg,
-    ast.UAdd: operator.pos,
-}
-# Methods a model may call, per receiver type. Anything that formats, reflects or allocates
-# without bound (str.format, str.center, …) is left out on purpose.
-_METHODS: dict[type, frozenset[str]] = {
-    str: frozenset(
-        "lower upper strip lstrip rstrip startswith endswith split join replace isdigit count".split()
-    ),
-    dict: frozenset("get keys values items".split()),
-    list: frozenset("append extend count index".split()),
-    set: frozenset("add".split()),
-}
-
-_MUTATORS = frozenset({"append", "extend", "add"})
-
-_EXPR_NODES = (
-    ast.Expression,
-    ast.Constant,
-    ast.Name,
-    ast.Load,
-    ast.Store,
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.BoolOp,
-    ast.And,
-    ast.Or,
-    ast.Compare,
-    ast.IfExp,
-    ast.Call,
-    ast.Attribute,
-    ast.Subscript,
-    ast.Slice,
-    ast.List,
-    ast.Tuple,
-    ast.Dict,
-    ast.Set,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-    ast.comprehension,
-    ast.keyword,
-    *_BINOPS,
-    *_CMPOPS,
-    *_UNARY,
-)
-_STMT_NODES = (
-    ast.Module,
-    ast.Assign,
-    ast.AugAssign,
-    ast.If,
-    ast.For,
-    ast.While,
-    ast.Break,
-    ast.Continue,
-    ast.Pass,
-    ast.Expr,
-)
 
 _SAFE_BUILTINS: dict[str, Callable[..., Any]] = {
     "len": len,
@@ -152,96 +59,6 @@ def _bounded_range(*args: int) -> list[int]:
     if len(values) > MAX_RANGE:
         raise SandboxError(f"range() 最多 {MAX_RANGE} 个元素")
     return list(values)
-
-
-def _check_tree(tree: ast.AST, allowed: tuple[type, ...], source: str) -> None:
-    def visit(node: ast.AST, depth: int) -> None:
-        line = getattr(node, "lineno", None)
-        if depth > MAX_DEPTH:
-            raise SandboxError("表达式嵌套过深", source=source, line=line)
-        if not isinstance(node, allowed):
-            raise SandboxError(f"不允许的语法：{type(node).__name__}", source=source, line=line)
-        if isinstance(node, ast.Name) and node.id.startswith("_"):
-            raise SandboxError(f"不允许以下划线开头的名称：{node.id}", source=source, line=line)
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-            raise SandboxError(f"不允许以下划线开头的属性：{node.attr}", source=source, line=line)
-        if isinstance(node, ast.keyword) and node.arg is None:
-            raise SandboxError("不允许 ** 展开参数", source=source, line=line)
-        for child in ast.iter_child_nodes(node):
-            visit(child, depth + 1)
-
-    visit(tree, 0)
-
-
-def _parse(source: str, mode: str) -> ast.AST:
-    if not isinstance(source, str):
-        raise SandboxError("表达式必须是文本")
-    if len(source) > MAX_SOURCE_CHARS:
-        raise SandboxError(f"表达式超过 {MAX_SOURCE_CHARS} 个字符")
-    try:
-        return ast.parse(source.strip() if mode == "eval" else source, mode=mode)
-    except SyntaxError as exc:
-        raise SandboxError(f"语法错误：{exc.msg}", source=source, line=exc.lineno) from None
-    except (RecursionError, MemoryError, ValueError):
-        raise SandboxError("表达式无法解析（过长或嵌套过深）", source=source) from None
-
-
-@lru_cache(maxsize=4096)
-def compile_expression(source: str) -> ast.Expression:
-    """Parse and check an expression once; raise SandboxError when it uses anything not allowed."""
-    tree = _parse(source, "eval")
-    _check_tree(tree, _EXPR_NODES, source)
-    return tree  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=1024)
-def compile_script(source: str) -> ast.Module:
-    """Parse and check a script once; raise SandboxError when it uses anything not allowed."""
-    tree = _parse(source, "exec")
-    _check_tree(tree, _EXPR_NODES + _STMT_NODES, source)
-    return tree  # type: ignore[return-value]
-
-
-def _check_size(value: Any) -> Any:
-    """Refuse a value that is too big, counting nested containers (shared parts count each time)."""
-    budget = MAX_WEIGHT
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, bool) or item is None:
-            budget -= 1
-        elif isinstance(item, int):
-            if item.bit_length() > MAX_INT_BITS:
-                raise SandboxError("数值过大")
-            budget -= 1
-        elif isinstance(item, str):
-            if len(item) > MAX_STRING:
-                raise SandboxError("文本过长")
-            budget -= 1 + len(item) // 64
-        elif isinstance(item, list | tuple | dict | set):
-            if len(item) > MAX_SEQUENCE:
-                raise SandboxError("列表过长")
-            budget -= 1 + len(item)
-            pending.extend(item.items() if isinstance(item, dict) else item)
-        else:
-            budget -= 1
-        if budget < 0:
-            raise SandboxError("数据量过大（嵌套的列表或文本太多）")
-    return value
-
-
-def _result_length(receiver: str, method: str, args: list[Any]) -> int:
-    """The length a text method would produce, computed before running it."""
-    if method == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
-        old, new = args[0], args[1]
-        hits = receiver.count(old) if old else len(receiver) + 1
-        return len(receiver) + hits * (len(new) - len(old))
-    if method == "join" and args and isinstance(args[0], list | tuple):
-        parts = args[0]
-        return sum(len(p) if isinstance(p, str) else 0 for p in parts) + len(receiver) * max(
-            len(parts) - 1, 0
-        )
-    return 0
 
 
 class _Interpreter:
@@ -329,7 +146,7 @@ class _Interpreter:
             if self.writable is None:
                 self.locals[target.id] = value
             else:
-                self.writable[target.id] = _plain(value)
+                self.writable[target.id] = plain(value)
         elif isinstance(target, ast.Subscript):
             container = self.eval(target.value)
             if not isinstance(container, list | dict):
@@ -337,7 +154,7 @@ class _Interpreter:
             key = self.eval(target.slice)
             if isinstance(container, dict) and not isinstance(key, str):
                 raise SandboxError("字典的键只能是文本", source=self.source)
-            container[key] = _plain(value)
+            container[key] = plain(value)
         elif isinstance(target, ast.Tuple | ast.List):
             values = list(value)
             if len(values) != len(target.elts):
@@ -359,7 +176,7 @@ class _Interpreter:
         if isinstance(node, ast.BinOp):
             return self.binop(node.op, self.eval(node.left), self.eval(node.right))
         if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](self.eval(node.operand))
+            return UNARY[type(node.op)](self.eval(node.operand))
         if isinstance(node, ast.BoolOp):
             return self.boolop(node)
         if isinstance(node, ast.Compare):
@@ -371,31 +188,31 @@ class _Interpreter:
         if isinstance(node, ast.Attribute):
             raise SandboxError(f"属性 {node.attr} 只能作为允许的方法调用", source=self.source)
         if isinstance(node, ast.Subscript):
-            return _check_size(self.eval(node.value)[self.eval(node.slice)])
+            return check_size(self.eval(node.value)[self.eval(node.slice)])
         if isinstance(node, ast.Slice):
             return slice(
                 *(self.eval(p) if p is not None else None for p in (node.lower, node.upper, node.step))
             )
         if isinstance(node, ast.List):
-            return _check_size([self.eval(e) for e in node.elts])
+            return check_size([self.eval(e) for e in node.elts])
         if isinstance(node, ast.Tuple):
             return tuple(self.eval(e) for e in node.elts)
         if isinstance(node, ast.Set):
-            return _check_size({self.eval(e) for e in node.elts})
+            return check_size({self.eval(e) for e in node.elts})
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise SandboxError("不允许 ** 展开字典", source=self.source)
             entries = zip(node.keys, node.values, strict=True)
-            return _check_size({self.eval(k): self.eval(v) for k, v in entries})  # type: ignore[arg-type]
+            return check_size({self.eval(k): self.eval(v) for k, v in entries})  # type: ignore[arg-type]
         if isinstance(node, ast.ListComp | ast.GeneratorExp):
-            return _check_size([value for value in self.comprehension(node.generators, node.elt)])
+            return check_size([value for value in self.comprehension(node.generators, node.elt)])
         if isinstance(node, ast.SetComp):
-            return _check_size(set(self.comprehension(node.generators, node.elt)))
+            return check_size(set(self.comprehension(node.generators, node.elt)))
         if isinstance(node, ast.DictComp):
             pairs = self.comprehension(
                 node.generators, ast.Tuple(elts=[node.key, node.value], ctx=ast.Load())
             )
-            return _check_size(dict(pairs))
+            return check_size(dict(pairs))
         raise SandboxError(f"不允许的语法：{type(node).__name__}", source=self.source)
 
     def lookup(self, node: ast.Name) -> Any:
@@ -424,7 +241,7 @@ class _Interpreter:
                     if len(seq) * count > MAX_SEQUENCE:
                         raise SandboxError("重复后的内容过长", source=self.source)
         try:
-            return _check_size(_BINOPS[type(op)](left, right))
+            return check_size(BINOPS[type(op)](left, right))
         except SandboxError:
             raise
         except (ArithmeticError, TypeError, ValueError) as exc:
@@ -445,7 +262,7 @@ class _Interpreter:
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.eval(comparator)
             try:
-                if not _CMPOPS[type(op)](left, right):
+                if not CMPOPS[type(op)](left, right):
                     return False
             except TypeError as exc:
                 raise SandboxError(f"无法比较：{exc}", source=self.source) from None
@@ -468,18 +285,18 @@ class _Interpreter:
                 raise SandboxError(f"不允许调用函数：{node.func.id}", source=self.source)
         elif isinstance(node.func, ast.Attribute):
             receiver = self.eval(node.func.value)
-            allowed = _METHODS.get(type(receiver), frozenset())
+            allowed = METHODS.get(type(receiver), frozenset())
             if node.func.attr not in allowed:
                 raise SandboxError(f"不允许调用方法：{node.func.attr}", source=self.source)
-            if isinstance(receiver, str) and _result_length(receiver, node.func.attr, args) > MAX_STRING:
+            if isinstance(receiver, str) and result_length(receiver, node.func.attr, args) > MAX_STRING:
                 raise SandboxError("文本过长", source=self.source)
-            if node.func.attr in _MUTATORS:  # what goes into case data must be plain JSON-like data
-                args = [_plain(a) for a in args]
+            if node.func.attr in MUTATORS:  # what goes into case data must be plain JSON-like data
+                args = [plain(a) for a in args]
             func = getattr(receiver, node.func.attr)
         else:
             raise SandboxError("只能调用允许的函数", source=self.source)
         try:
-            return _check_size(func(*args, **kwargs))  # type: ignore[arg-type]
+            return check_size(func(*args, **kwargs))  # type: ignore[arg-type]
         except SandboxError:
             raise
         except Exception as exc:  # noqa: BLE001 - a model's bad call is reported, never raised raw
@@ -516,36 +333,6 @@ class _Interpreter:
                 self._bind_local(elt, item)
         else:
             raise SandboxError("不支持的循环变量", source=self.source)
-
-
-def plain(value: Any) -> Any:
-    """Only JSON-like values may be stored in case data: finite numbers, text keys, no reserved keys."""
-    _check_size(value)
-    return _plain_copy(value)
-
-
-_plain = plain
-
-
-def _plain_copy(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise SandboxError("不能保存非有限的数值（NaN 或无穷大）")
-        return value
-    if isinstance(value, list | tuple):
-        return [_plain_copy(v) for v in value]
-    if isinstance(value, set):
-        return sorted((_plain_copy(v) for v in value), key=repr)
-    if isinstance(value, dict):
-        for key in value:
-            if not isinstance(key, str):
-                raise SandboxError("字典的键只能是文本")
-            if key in RESERVED_KEYS:
-                raise SandboxError(f"数据中不能使用保留的键名：{key}")
-        return {k: _plain_copy(v) for k, v in value.items()}
-    raise SandboxError(f"不能保存这种类型的值：{type(value).__name__}")
 
 
 class Sandbox:
