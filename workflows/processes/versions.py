@@ -19,12 +19,11 @@ from workflows.infra.clock import Clock, iso_utc
 from workflows.infra.errors import Conflict, NotFound, ValidationFailed
 from workflows.infra.models import Case, ProcessDefinition, ProcessPublication, ProcessVersion
 from workflows.people.access import Actor, require_role
-from workflows.processes import registry, validation
+from workflows.processes import compare, registry, validation
 
 ADMIN_ROLE = "process_admin"
 MAX_FILES, MAX_FILE_CHARS, MAX_TOTAL_CHARS = 200, 1_000_000, 5_000_000
 _PATH = re.compile(r"^(?:[A-Za-z0-9_\-][A-Za-z0-9_.\-]*/){0,3}[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
-_DI = ("http://www.omg.org/spec/BPMN/20100524/DI", "https://www.omg.org/spec/DMN/20191111/DMNDI/")
 
 
 def _admin(actor: Actor, action: str) -> None:
@@ -306,111 +305,14 @@ def _process_name(files: Mapping[str, str], key: str) -> str:
     return str(found[0]) if found else key
 
 
-# --- comparing two versions -----------------------------------------------------------------------
 def diff(
     *, session: Session, actor: Actor, from_id: int, to_id: int, process_key: str | None = None
 ) -> dict[str, Any]:
     """Files and model elements added, removed and changed between two versions (by id and attributes)."""
     old = get_version(session=session, actor=actor, version_id=from_id, process_key=process_key)
     new = get_version(session=session, actor=actor, version_id=to_id, process_key=process_key)
-    paths = sorted(set(old.files) | set(new.files))
-    files = {
-        "added": [p for p in paths if p not in old.files],
-        "removed": [p for p in paths if p not in new.files],
-        "changed": [p for p in paths if p in old.files and p in new.files and old.files[p] != new.files[p]],
-    }
-    elements: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        if path.endswith((".bpmn", ".dmn")):
-            _diff_xml(path, old.files.get(path), new.files.get(path), elements)
-    for path in files["changed"] + files["added"] + files["removed"]:
-        task = (
-            path[len("forms/") : -len(".json")]
-            if path.startswith("forms/") and path.endswith(".json")
-            else None
-        )
-        if task and task in elements and elements[task]["change"] == "changed":
-            elements[task]["details"].append("form")
-        elif (
-            task
-            and any(task in _ids(v.files.get("process.bpmn")) for v in (old, new))
-            and task not in elements
-        ):
-            elements[task] = {
-                "id": task,
-                "type": "userTask",
-                "name": "",
-                "file": path,
-                "change": "changed",
-                "details": ["form"],
-            }
     return {
         "from": version_summary(old),
         "to": version_summary(new),
-        "files": files,
-        "elements": sorted(elements.values(), key=lambda e: (e["file"], e["change"], e["id"])),
+        **compare.compare_files(old.files, new.files),
     }
-
-
-def _ids(text: str | None) -> set[str]:
-    return set(_elements(text))
-
-
-def _elements(text: str | None) -> dict[str, tuple[str, str, dict[str, str], Any]]:
-    """Semantic elements with an id (diagram layout excluded): id → (type, name, attributes, content)."""
-    if not text:
-        return {}
-    try:
-        root = etree.fromstring(
-            text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True)
-        )
-    except etree.XMLSyntaxError:
-        return {}
-    found = {}
-    for element in root.iter():
-        if not isinstance(element.tag, str) or element.get("id") is None:
-            continue
-        if etree.QName(element).namespace in _DI:
-            continue
-        attrs = {k: v for k, v in element.attrib.items() if k != "id"}
-        found[element.get("id")] = (
-            etree.QName(element).localname,
-            element.get("name", ""),
-            attrs,
-            _content(element),
-        )
-    return found
-
-
-def _content(element: Any) -> Any:
-    """An element's own text and its children without ids (theirs are compared on their own)."""
-    children = [
-        (c.tag, sorted(c.attrib.items()), _content(c))
-        for c in element
-        if isinstance(c.tag, str) and c.get("id") is None
-    ]
-    return ((element.text or "").strip(), children)
-
-
-def _diff_xml(path: str, old: str | None, new: str | None, out: dict[str, dict[str, Any]]) -> None:
-    before, after = _elements(old), _elements(new)
-    for element_id in sorted(set(before) | set(after)):
-        a, b = before.get(element_id), after.get(element_id)
-        kind, name = (b or a)[0], (b or a)[1]  # type: ignore[index]
-        if a is None or b is None:
-            change, details = ("added" if a is None else "removed"), []
-        else:
-            details = sorted(k for k in set(a[2]) | set(b[2]) if a[2].get(k) != b[2].get(k))
-            details += ["content"] if a[3] != b[3] else []
-            details += ["type"] if a[0] != b[0] else []
-            if not details:
-                continue
-            change = "changed"
-        out[element_id] = {
-            "id": element_id,
-            "type": kind,
-            "name": name,
-            "file": path,
-            "change": change,
-            "details": details,
-        }
