@@ -15,7 +15,7 @@ from api.security import SignInLimiter
 from workflows.infra.clock import Clock, SystemClock
 from workflows.infra.db import make_engine, make_sessionmaker
 from workflows.infra.settings import Settings, get_settings
-from workflows.ops import bootstrap
+from workflows.ops import bootstrap, wiring
 
 
 def create_app(
@@ -26,6 +26,7 @@ def create_app(
     prepare: bool = True,
 ) -> FastAPI:
     """Build the app; with ``prepare`` the schema is migrated and bundled models registered at start-up."""
+    wiring.install()
     settings = settings or get_settings()
     clock = clock or SystemClock()
     engine = None

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 from bench.report import Figure, print_table
+from workflows.ops import wiring
 
 PARTS: dict[str, str] = {
     "completion": "bench.completion",  # (a) services and real HTTP vs the bare engine round trip
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("parts", nargs="*", help=f"parts to run (default: all): {', '.join(PARTS)}")
     parser.add_argument("--size", choices=("small", "full"), default="full")
     args = parser.parse_args(argv)
+    wiring.install()
     chosen = args.parts or list(PARTS)
     unknown = [part for part in chosen if part not in PARTS]
     if unknown:

@@ -29,6 +29,7 @@ from workflows.engine import CaseRun
 from workflows.infra.clock import SystemClock
 from workflows.infra.db import create_all, make_engine, make_sessionmaker
 from workflows.infra.models import Place
+from workflows.ops import wiring
 from workflows.people import accounts
 from workflows.people.access import SYSTEM, Actor
 from workflows.processes import registry
@@ -166,6 +167,7 @@ def _fresh_engine(folder: Path, name: str) -> Any:
 
 def measure(n: int) -> dict[str, tuple[list[float], float]]:
     """Each path's completion times and SQL statements per completion, measured in one run."""
+    wiring.install()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         engine = _fresh_engine(folder, "bare")

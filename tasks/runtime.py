@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from workflows.infra.clock import Clock, SystemClock
 from workflows.infra.db import make_engine, make_sessionmaker, unit_of_work
 from workflows.infra.settings import Settings, get_settings
+from workflows.ops import wiring
 from workflows.outbox.notifications import Webhook
 
 
@@ -33,6 +34,7 @@ def current() -> Runtime:
     """The process-wide runtime, built from the environment on first use."""
     global _current
     if _current is None:
+        wiring.install()
         settings = get_settings()
         _current = Runtime(make_sessionmaker(make_engine(settings.database_url)), SystemClock(), settings)
     return _current
@@ -42,6 +44,7 @@ def current() -> Runtime:
 def use(runtime: Runtime) -> Iterator[Runtime]:
     """Run jobs against ``runtime`` inside the block (tests: a fixed clock, the test database)."""
     global _current
+    wiring.install()
     previous, _current = _current, runtime
     try:
         yield runtime

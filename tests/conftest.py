@@ -17,9 +17,11 @@ from tests.support.models import DATA, publish_folder  # noqa: E402
 from tests.support.people import client, login, people  # noqa: E402,F401 - shared fixtures
 from workflows.infra.clock import FixedClock  # noqa: E402
 from workflows.infra.db import create_all, make_engine  # noqa: E402
+from workflows.ops import wiring  # noqa: E402
 from workflows.processes import registry  # noqa: E402
 
 BUNDLED_FOR_TESTS = ("review_demo",)
+wiring.install()  # the message effects each package registers (as every entry point does)
 
 
 @pytest.fixture

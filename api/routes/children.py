@@ -12,6 +12,7 @@ from api.deps import ActorDep, ClockDep, SessionDep
 from api.schemas.common import ERRORS
 from workflows.cases import views
 from workflows.children import exchange as child_import
+from workflows.children import links
 from workflows.children import registry as children
 from workflows.infra.clock import iso_utc
 from workflows.infra.errors import ValidationFailed
@@ -141,7 +142,7 @@ def export(
 def merge(body: MergeIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
     """合并重复档案（案件转到保留的档案，双方都留有记录）。"""
     return _summary(
-        children.merge(
+        links.merge(
             session=session,
             clock=clock,
             actor=actor,
@@ -218,5 +219,5 @@ def link(
 ) -> dict[str, Any]:
     """把报告时尚未建档的儿童的案件关联到此档案。"""
     return views.case_summary(
-        children.link_case(session=session, clock=clock, actor=actor, case_id=body.case_id, child_id=child_id)
+        links.link_case(session=session, clock=clock, actor=actor, case_id=body.case_id, child_id=child_id)
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.routes.auth import user_out
 from api.schemas.common import ERRORS, HandOver, UserCreate, UserPatch
+from workflows.cases import handover
 from workflows.people import accounts
 
 router = APIRouter(prefix="/api/users", tags=["账号 users"])
@@ -54,7 +55,7 @@ def update_user(
     """修改账号（角色、辖区、停用或改密会使其已登录的令牌失效）。"""
     change = accounts.UserChange(**body.model_dump())
     return user_out(
-        accounts.update_user(session=session, clock=clock, actor=actor, user_id=user_id, change=change)
+        handover.change_account(session=session, clock=clock, actor=actor, user_id=user_id, change=change)
     )
 
 
@@ -63,7 +64,7 @@ def deactivate(user_id: int, session: SessionDep, clock: ClockDep, actor: ActorD
     """停用账号（立即失效）。"""
     change = accounts.UserChange(active=False)
     return user_out(
-        accounts.update_user(session=session, clock=clock, actor=actor, user_id=user_id, change=change)
+        handover.change_account(session=session, clock=clock, actor=actor, user_id=user_id, change=change)
     )
 
 
@@ -72,7 +73,7 @@ def hand_over(
     user_id: int, body: HandOver, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> dict[str, Any]:
     """工作交接：把该账号已认领的任务交给接替人（不指定则退回待办池）。"""
-    moved = accounts.hand_over(
+    moved = handover.hand_over(
         session=session, clock=clock, actor=actor, user_id=user_id, successor=body.successor
     )
     return {"moved_tasks": moved, "successor": body.successor}

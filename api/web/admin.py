@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from api.web.core import PageDep, WebRoute, notifications, verify_csrf
 from api.web.tasks import FormDep
+from workflows.cases import handover
 from workflows.cases.worklist import overview
 from workflows.infra.errors import Conflict, PermissionDenied, ValidationFailed
 from workflows.infra.models import Place
@@ -160,7 +161,7 @@ def update_user(user_id: int, page: PageDep, form: FormDep) -> Response:
     }
     try:
         with page.session.begin_nested():
-            accounts.update_user(
+            handover.change_account(
                 session=page.session, clock=page.clock, actor=page.actor, user_id=user_id, change=change
             )
     except (ValidationFailed, Conflict, PermissionDenied) as exc:
@@ -174,7 +175,7 @@ def update_user(user_id: int, page: PageDep, form: FormDep) -> Response:
 def set_active(user_id: int, page: PageDep, form: FormDep) -> Response:
     """Deactivate (or reactivate) an account; it is signed out everywhere at once."""
     active = form.get("active") == "true"
-    accounts.update_user(
+    handover.change_account(
         session=page.session,
         clock=page.clock,
         actor=page.actor,

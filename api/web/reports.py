@@ -14,10 +14,10 @@ from api.web import formfields
 from api.web.core import PageDep, WebRoute, verify_csrf
 from api.web.tasks import FormDep
 from workflows.cases import lifecycle as cases
+from workflows.forms.validator import START_FORM
 from workflows.infra.errors import NotFound, PermissionDenied, ValidationFailed
 from workflows.infra.models import Case, HumanTask, Place
 from workflows.processes import registry
-from workflows.processes.forms import START_FORM
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 PROCESS = "guardianship_intervention"

@@ -25,6 +25,7 @@ from workflows.infra.clock import FixedClock
 from workflows.infra.db import make_engine, make_sessionmaker
 from workflows.infra.errors import Conflict
 from workflows.infra.models import ProcessVersion
+from workflows.ops import wiring
 from workflows.outbox.notifications import Webhook
 from workflows.people.access import SYSTEM
 from workflows.processes import registry
@@ -88,6 +89,7 @@ def drain(sessions: Any, clock: FixedClock, args: argparse.Namespace) -> tuple[i
 
 
 def main() -> int:
+    wiring.install()
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["complete", "sweep", "drain"])
     parser.add_argument("--url", required=True)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from tests.unit.test_services import DIRECTOR, NEIGHBOUR, POLICE, start
 from workflows.children import exchange as child_import
+from workflows.children import links
 from workflows.children import registry as children
 from workflows.infra.clock import FixedClock
 from workflows.infra.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -209,9 +210,9 @@ def test_report_about_unregistered_child_is_linked_then_merge_moves_cases(
         actor=DIRECTOR,
         data={"name": "小明", "village_code": VILLAGE, "address": "三组"},
     )
-    children.link_case(session=session, clock=clock, actor=DIRECTOR, case_id=case.id, child_id=duplicate.id)
+    links.link_case(session=session, clock=clock, actor=DIRECTOR, case_id=case.id, child_id=duplicate.id)
     assert session.get(Case, case.id).child_ref == duplicate.id
-    kept = children.merge(
+    kept = links.merge(
         session=session,
         clock=clock,
         actor=DIRECTOR,

@@ -13,13 +13,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from workflows.cases.actions import act, load_case, process_of
 from workflows.engine import CaseRun
+from workflows.forms.validator import Form
 from workflows.infra.clock import Clock, iso_utc
 from workflows.infra.errors import Conflict, NotFound, PermissionDenied
 from workflows.infra.models import Case, HumanTask, IdempotencyKey, User
 from workflows.log.events import NewEvent
 from workflows.people.access import Actor, require_visible
 from workflows.people.roles import role_label
-from workflows.processes.forms import Form
 
 
 @dataclass

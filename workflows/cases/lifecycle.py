@@ -11,15 +11,16 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows.cases import messages
 from workflows.cases.actions import Outcome, act, insert_new_case, load_case, process_of
 from workflows.engine import CaseRun
-from workflows.infra.clock import CST, Clock
+from workflows.forms.validator import START_FORM
+from workflows.infra.clock import CST, Clock, FixedClock
 from workflows.infra.errors import NotFound, ValidationFailed
 from workflows.infra.models import Case, CaseEvent, HumanTask
 from workflows.log.events import GENESIS, NewEvent, events_of
-from workflows.people.access import Actor, require_role, require_visible
+from workflows.people.access import SYSTEM, Actor, require_role, require_visible
 from workflows.processes import registry
-from workflows.processes.forms import START_FORM
 
 # Roles that follow every case of their place; other departments see only cases they are asked to act on.
 CASE_READERS = (
@@ -101,6 +102,24 @@ def start_case(
         "digest": run.digest(),
     }
     return insert_new_case(session, case, run, [NewEvent("case_started", actor.username, payload)], now=now)
+
+
+@messages.starter
+def _start_linked(
+    session: Session, now: datetime, source: Case, case_id: str, process_key: str, data: Any
+) -> None:
+    """A ``start:<process>`` message opens a case in the source's place, for the same child, linked to it."""
+    start_case(
+        session=session,
+        clock=FixedClock(now),
+        actor=SYSTEM,
+        case_id=case_id,
+        process_key=process_key,
+        data=data,
+        jurisdiction_code=source.jurisdiction_code,
+        child_ref=source.child_ref,
+        parent_case_id=source.id,
+    )
 
 
 def fire_due_timers(*, session: Session, clock: Clock, case_id: str) -> Outcome | None:

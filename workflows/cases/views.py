@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from workflows.cases import human_tasks
 from workflows.cases import lifecycle as cases
 from workflows.cases.actions import process_of
+from workflows.forms.validator import START_FORM
 from workflows.infra.clock import Clock, iso_utc
 from workflows.infra.models import AccessLog, Case, CaseEvent, HumanTask
 from workflows.people.access import Actor
 from workflows.people.roles import role_label
-from workflows.processes.forms import START_FORM
 
 HIDDEN = "（已隐去）"
 

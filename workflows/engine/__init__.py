@@ -5,6 +5,9 @@ Three things are bent to our needs here and nowhere else:
 - SpiffWorkflow's wall-clock reads (timers, task stamps) read the instant the service passes in (``clocking``);
 - task ids are derived from the case id and a per-case counter, so a replay from the log
   recreates the very same task ids and can be compared with the stored case one to one (``clocking``).
+
+Owns: parsing (``specs``), running one case (``runs``), expressions (``scripting``), time and ids (``clocking``),
+schema checks and instance migration (``migrate``). May import: ``infra``, ``sandbox``, ``forms``.
 """
 
 from workflows.engine.migrate import MigrationReport, migrate_run, schema_errors

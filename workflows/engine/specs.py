@@ -20,8 +20,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException  # type: ignore[impo
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # type: ignore[import-untyped]
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # type: ignore[import-untyped]
 
+from workflows.forms.validator import FormSet
 from workflows.infra.errors import ModelError
-from workflows.processes.forms import FormSet
 from workflows.sandbox import SandboxError, compile_expression, compile_script
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from workflows.infra.models import Base  # importing the models registers every table
 
-class Base(DeclarativeBase):
-    pass
+__all__ = ["Base", "create_all", "make_engine", "make_sessionmaker", "unit_of_work"]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -65,6 +65,4 @@ def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 def create_all(engine: Engine) -> None:
     """Create every table (tests and the embedded default); Alembic migrates existing databases."""
-    from workflows.infra import models  # noqa: F401 - registers the tables
-
     Base.metadata.create_all(engine)

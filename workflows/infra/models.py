@@ -17,9 +17,11 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from workflows.infra.db import Base
+
+class Base(DeclarativeBase):
+    """The declarative base of every Shouhu table."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):

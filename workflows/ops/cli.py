@@ -22,7 +22,7 @@ from workflows.infra.clock import SystemClock
 from workflows.infra.db import make_engine
 from workflows.infra.models import Case, User
 from workflows.infra.settings import REPO_ROOT, Settings
-from workflows.ops import bootstrap
+from workflows.ops import bootstrap, wiring
 from workflows.people import accounts
 from workflows.people.access import SYSTEM
 
@@ -203,6 +203,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    wiring.install()
     parser = argparse.ArgumentParser(prog="shouhu", description="守护 Shouhu 儿童保护流程系统")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="启动 API 与调度（定时器、周期任务、通知）")

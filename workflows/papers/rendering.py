@@ -7,14 +7,9 @@ from functools import lru_cache
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from workflows.infra.settings import REPO_ROOT
+from workflows.processes.labelling import LABELLING_TERMS, labels_in
 
-# Nothing a family, a reporter or the public sees may call a child by these [002 §二(三), 003 §七(四)].
-LABELLING_TERMS = ("留守儿童", "困境儿童")
-
-
-def labels_in(text: str) -> list[str]:
-    """The labelling terms a text carries."""
-    return [term for term in LABELLING_TERMS if term in text]
+__all__ = ["LABELLING_TERMS", "environment", "labels_in"]
 
 
 @lru_cache(maxsize=1)

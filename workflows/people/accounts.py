@@ -102,9 +102,10 @@ def _check_password(password: str) -> None:
         )
 
 
-def _log(
+def record_event(
     session: Session, clock: Clock, actor: Actor, user: User, type_: str, payload: dict[str, Any]
 ) -> None:
+    """One row of the account's history (who changed what, when)."""
     session.add(
         AccountEvent(
             at=clock.now(), actor=actor.username, username=user.username, type=type_, payload=payload
@@ -159,7 +160,7 @@ def create_user(
         updated_at=now,
     )
     session.add(user)
-    _log(
+    record_event(
         session,
         clock,
         actor,
@@ -209,12 +210,8 @@ def update_user(*, session: Session, clock: Clock, actor: Actor, user_id: int, c
         revoke = True
     if revoke:
         user.token_version += 1
-    if change.active is False:
-        from workflows.cases import handover  # a leaving worker's claimed tasks go back to the pool
-
-        handover.release_tasks(session=session, now=clock.now(), username=user.username)
     user.updated_at = clock.now()
-    _log(session, clock, actor, user, "user_changed", changes)
+    record_event(session, clock, actor, user, "user_changed", changes)
     session.flush()
     return user
 
@@ -229,27 +226,6 @@ def sign_out(*, session: Session, clock: Clock, user: User) -> None:
         )
     )
     session.flush()
-
-
-def hand_over(
-    *, session: Session, clock: Clock, actor: Actor, user_id: int, successor: str | None
-) -> list[str]:
-    """Move a worker's claimed tasks to a successor (same roles, inside the administrator's jurisdiction)."""
-    from workflows.cases import handover
-
-    user = get_user(session=session, actor=actor, user_id=user_id)
-    if successor:
-        heir = session.scalar(select(User).where(User.username == successor))
-        if heir is None or not heir.active or not actor.sees(heir.jurisdiction_code):
-            raise NotFound(f"找不到接替人账号 {successor}", code="successor_not_found")
-        if not set(user.roles) & set(heir.roles):
-            raise ValidationFailed("接替人须具有相同的角色", code="successor_role_mismatch")
-    moved = handover.release_tasks(
-        session=session, now=clock.now(), username=user.username, successor=successor
-    )
-    _log(session, clock, actor, user, "tasks_handed_over", {"successor": successor, "tasks": moved})
-    session.flush()
-    return moved
 
 
 def list_users(
@@ -286,7 +262,7 @@ def set_certified(
     user.certified = certified
     user.certificate_no = certificate_no if certified else user.certificate_no
     user.updated_at = clock.now()
-    _log(
+    record_event(
         session,
         clock,
         actor,

@@ -26,10 +26,10 @@ from workflows.engine import (
     parse_process,
     schema_errors,
 )
+from workflows.forms.validator import START_FORM
 from workflows.infra.clock import parse_iso
 from workflows.infra.errors import DomainError
 from workflows.people.roles import ROLES
-from workflows.processes.forms import START_FORM
 from workflows.processes.validation_content import (
     BPMN_NS,
     SPIFF_NS,

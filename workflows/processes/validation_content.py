@@ -15,7 +15,7 @@ from lxml import etree
 
 from workflows.engine import CaseRun, parse_process
 from workflows.infra.errors import DomainError
-from workflows.papers.rendering import LABELLING_TERMS
+from workflows.processes.labelling import LABELLING_TERMS
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"

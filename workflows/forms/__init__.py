@@ -1,0 +1,4 @@
+"""Task forms: JSON-schema validators built once per form, with a Chinese message per field (``validator``).
+
+Owns: what a person may submit to a user task or a start event (unknown fields refused). May import: ``infra``.
+"""
