@@ -10,7 +10,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import errors, web
 from api.limits import BodyLimit
-from api.routes import auth, cases, children, documents, notifications, processes, tasks, users, versions
+from api.routes import (
+    auth,
+    cases,
+    children,
+    compliance,
+    documents,
+    notifications,
+    processes,
+    tasks,
+    users,
+    versions,
+)
 from api.security import SignInLimiter
 from workflows.infra.clock import Clock, SystemClock
 from workflows.infra.db import make_engine, make_sessionmaker
@@ -52,7 +63,7 @@ def create_app(
     app.state.sign_in_limiter = SignInLimiter()
     app.add_middleware(BodyLimit)
     errors.install(app)
-    for module in (auth, processes, cases, tasks, users, notifications, children, documents):
+    for module in (auth, processes, cases, tasks, users, notifications, children, documents, compliance):
         app.include_router(module.router)
     versions.install(app)  # process models: versions, migrations, the modeler page
     web.install(app)  # the caseworkers' pages (HTML), after the API routes

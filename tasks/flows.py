@@ -67,7 +67,14 @@ def annual_report(level: str = "city", year: int | None = None) -> dict[str, Any
     return {"documents": ids}
 
 
-FLOWS = (timer_sweep, deliver_notifications, scan_due_tasks, start_rounds, annual_report)
+@flow(name="record_checkpoint", description="记录全部案件日志末端的签名检查点（默克尔根，Ed25519 签名）")
+def record_checkpoint() -> dict[str, Any]:
+    """Record a signed checkpoint of every case log's head (daily, and on demand)."""
+    rt = current()
+    return jobs.record_checkpoint(sessions=rt.sessions, clock=rt.clock, keys=rt.keys, log=_log())
+
+
+FLOWS = (timer_sweep, deliver_notifications, scan_due_tasks, start_rounds, annual_report, record_checkpoint)
 
 
 def schedules() -> list[tuple[Any, str, list[Any], dict[str, Any]]]:
@@ -82,6 +89,7 @@ def schedules() -> list[tuple[Any, str, list[Any], dict[str, Any]]]:
             [Cron("30 0 * * *", timezone=TZ)],
             {},
         ),  # daily 00:30: a new quarter's first day
+        (record_checkpoint, "record-checkpoint", [Cron("15 2 * * *", timezone=TZ)], {}),  # daily 02:15
         (annual_report, "annual-report-city", [Cron("0 9 1 11 *", timezone=TZ)], {"level": "city"}),
         (annual_report, "annual-report-province", [Cron("0 9 1 12 *", timezone=TZ)], {"level": "province"}),
     ]

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tasks.runtime import unit
 from workflows.cases import lifecycle as cases
 from workflows.infra.clock import Clock
+from workflows.infra.keys import SigningKeys
+from workflows.log import checkpoints
 from workflows.outbox import notifications
 from workflows.outbox.notifications import PostResult, Webhook
 
@@ -151,3 +153,24 @@ def _deliver_one(
     else:
         report.messages += 1
         report.inbox_items += written
+
+
+def record_checkpoint(
+    *,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    keys: SigningKeys,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOG,
+) -> dict[str, object]:
+    """Sign every case log's head in one transaction; the root also goes to the run log, outside the database."""
+    with unit(sessions) as session:
+        cp = checkpoints.record(session=session, keys=keys, now=clock.now(), actor="system")
+        summary: dict[str, object] = {
+            "id": cp.id,
+            "cases": cp.cases,
+            "merkle_root": cp.merkle_root,
+            "key_id": cp.key_id,
+            "signature": cp.signature,
+        }
+    log.info("检查点 #%(id)s：%(cases)s 个案件，默克尔根 %(merkle_root)s，密钥 %(key_id)s", summary)
+    return summary

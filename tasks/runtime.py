@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflows.infra import keys as signing
 from workflows.infra.clock import Clock, SystemClock
 from workflows.infra.db import make_engine, make_sessionmaker, unit_of_work
 from workflows.infra.settings import Settings, get_settings
@@ -25,6 +26,11 @@ class Runtime:
     def webhook(self) -> Webhook | None:
         s = self.settings
         return Webhook(s.webhook_url, s.webhook_timeout_seconds, s.webhook_retries) if s.webhook_url else None
+
+    @property
+    def keys(self) -> signing.SigningKeys:
+        """The checkpoint signing keys (outside the database; see workflows/infra/keys.py)."""
+        return signing.load(self.settings)
 
 
 _current: Runtime | None = None

@@ -186,6 +186,7 @@ def test_the_schedules_are_in_china_standard_time() -> None:
         "start-rounds",
         "annual-report-city",
         "annual-report-province",
+        "record-checkpoint",
     }
     for deployment in by_name.values():
         assert all(s.schedule.timezone == "Asia/Shanghai" for s in deployment.schedules)
@@ -193,6 +194,7 @@ def test_the_schedules_are_in_china_standard_time() -> None:
     assert by_name["annual-report-city"].parameters == {"level": "city"}
     assert by_name["annual-report-province"].schedules[0].schedule.cron == "0 9 1 12 *"
     assert by_name["timer-sweep"].schedules[0].schedule.interval.total_seconds() == 60
+    assert by_name["record-checkpoint"].schedules[0].schedule.cron == "15 2 * * *"
 
 
 def test_rounds_start_the_bundled_models(gz: Session, clock: FixedClock, runtime: Runtime) -> None:

@@ -140,6 +140,23 @@ class CaseEvent(ChainedRecord, Base):
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
 
 
+class Checkpoint(Base):
+    """A signed statement of every case log's head at one instant (workflows/log/checkpoints.py)."""
+
+    __tablename__ = "checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    cases: Mapped[int] = mapped_column(Integer)
+    heads: Mapped[list[list[Any]]] = mapped_column(JSON)  # [case id, last seq, last hash], by case id
+    merkle_root: Mapped[str] = mapped_column(String(64))
+    previous: Mapped[str] = mapped_column(String(64))  # sha256 of the previous checkpoint's signature
+    algorithm: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+
+
 class IdempotencyKey(Base):
     """The first result of a retried action, stored in the action's own transaction."""
 

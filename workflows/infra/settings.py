@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     bpmn_dir: Path = REPO_ROOT / "bpmn"
     demo: bool = False
     secret_key: str = ""
+    # Ed25519 key that signs checkpoints and exports (base64 of the 32-byte seed, or PEM); when unset, the key
+    # file <data_dir>/checkpoint-ed25519.pem (generated in demo mode only). Kept outside the database.
+    checkpoint_key: str = ""
+    # Public keys of retired checkpoint keys (comma-separated base64), still trusted when verifying.
+    checkpoint_public_keys: str = ""
     token_minutes: int = 480
     webhook_url: str = ""
     webhook_timeout_seconds: float = 5.0

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from workflows.infra.clock import SystemClock
 from workflows.infra.db import make_engine
+from workflows.infra.keys import SigningKeys
 from workflows.infra.models import Case, User
 from workflows.infra.settings import REPO_ROOT, Settings
 from workflows.ops import bootstrap, wiring
@@ -146,22 +147,108 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(settings: Settings, *, required: bool) -> SigningKeys | None:
+    from workflows.infra import keys
+
+    try:
+        return keys.load(settings)
+    except keys.KeyMissing as exc:
+        if required:
+            sys.exit(exc.message)
+        return None
+    except ValueError as exc:
+        sys.exit(f"检查点密钥无法读取：{exc}")
+
+
 def cmd_verify_all(args: argparse.Namespace) -> int:
-    """Verify every case; exit 1 if any fails."""
-    from workflows.cases.replay import verify_case
+    """Verify every case and the latest signed checkpoint; exit 1 if anything fails."""
+    from workflows.ops.audit import verify_all
 
     settings = _settings(args.demo)
     engine = make_engine(settings.database_url)
-    failed = 0
     with Session(engine) as session:
-        for case in session.scalars(select(Case).order_by(Case.created_at)):
-            report = verify_case(session, case)
-            if not report.ok:
-                failed += 1
-                print(f"✗ {case.business_key}: {report.problem} (事件 #{report.seq})")
-        total = session.query(Case).count()
-    print(f"核验完成：{total - failed}/{total} 个案件通过。")
-    return 1 if failed else 0
+        result = verify_all(session, _keys(settings, required=False))
+    for line in result.lines():
+        print(line)
+    return 0 if result.ok else 1
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    """Record a signed checkpoint of every case log's head now."""
+    from workflows.log import checkpoints
+
+    settings = _settings(args.demo)
+    keys = _keys(settings, required=True)
+    assert keys is not None
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        cp = checkpoints.record(session=session, keys=keys, now=SystemClock().now(), actor="system")
+        session.commit()
+        print(f"已记录检查点 #{cp.id}：{cp.cases} 个案件，默克尔根 {cp.merkle_root}，密钥 {cp.key_id}。")
+    return 0
+
+
+def cmd_checkpoint_key(args: argparse.Namespace) -> int:
+    """Print the public key (to publish for reviewers), or generate a new private key file."""
+    from workflows.infra import keys
+
+    if args.new:
+        target = Path(args.new)
+        if target.exists():
+            sys.exit(f"{target} 已存在，不会覆盖。")
+        fresh = keys.SigningKeys.generate()
+        keys.write_private(target, fresh.private)
+        print(
+            f"已生成新密钥 {target}（编号 {fresh.key_id}，公钥 {fresh.public_key}）。轮换步骤见 docs/operations.md。"
+        )
+        return 0
+    current = _keys(_settings(args.demo), required=True)
+    assert current is not None
+    print(f"密钥编号 {current.key_id}\n公钥（base64）{current.public_key}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the signed export file of one case (by id or business key) for an outside reviewer."""
+    from workflows.infra.errors import DomainError
+    from workflows.ops.export import export_case
+
+    settings = _settings(args.demo)
+    keys = _keys(settings, required=True)
+    assert keys is not None
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        case = session.get(Case, args.case) or session.scalar(
+            select(Case).where(Case.business_key == args.case)
+        )
+        if case is None:
+            sys.exit(f"找不到案件 {args.case}")
+        try:
+            raw = export_case(session=session, clock=SystemClock(), actor=SYSTEM, keys=keys, case_id=case.id)
+        except DomainError as exc:
+            sys.exit(exc.message)
+        session.commit()
+    target = Path(args.out or f"{case.business_key}.shouhu.json")
+    target.write_bytes(raw)
+    print(f"已导出案件 {case.business_key} 到 {target}（{len(raw)} 字节）。")
+    return 0
+
+
+def cmd_verify_export(args: argparse.Namespace) -> int:
+    """Check an export file without a database; exit 1 if any check fails."""
+    from workflows.ops.export_check import check_export
+
+    trusted = [Path(k).read_text().strip() if Path(k).is_file() else k for k in args.public_key or []]
+    try:
+        result = check_export(Path(args.file).read_bytes(), trusted or None)
+    except ValueError as exc:
+        sys.exit(f"公钥无效：{exc}")
+    for note in result.notes:
+        print(f"· {note}")
+    for problem in result.problems:
+        print(f"✗ {problem}")
+    print("核验通过：文件完整，未被改动。" if result.ok else "核验失败。")
+    return 0 if result.ok else 1
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -225,6 +312,24 @@ def main(argv: list[str] | None = None) -> int:
     verify = sub.add_parser("verify-all", help="核验全部案件的日志与状态")
     verify.add_argument("--demo", action="store_true")
     verify.set_defaults(func=cmd_verify_all)
+    checkpoint = sub.add_parser("checkpoint", help="立即记录全部案件日志末端的签名检查点")
+    checkpoint.add_argument("--demo", action="store_true")
+    checkpoint.set_defaults(func=cmd_checkpoint)
+    key_cmd = sub.add_parser("checkpoint-key", help="显示检查点公钥（供外部核验），或生成新密钥文件（轮换）")
+    key_cmd.add_argument("--new", metavar="PATH", help="生成新私钥到 PATH（不覆盖已有文件）")
+    key_cmd.add_argument("--demo", action="store_true")
+    key_cmd.set_defaults(func=cmd_checkpoint_key)
+    export = sub.add_parser("export", help="导出单个案件的核验文件（供外部审查）")
+    export.add_argument("case", help="案件编号（business key）或案件 id")
+    export.add_argument("--out", help="输出文件（默认 <案件编号>.shouhu.json）")
+    export.add_argument("--demo", action="store_true")
+    export.set_defaults(func=cmd_export)
+    verify_export = sub.add_parser("verify-export", help="不连数据库核验导出文件")
+    verify_export.add_argument("file")
+    verify_export.add_argument(
+        "--public-key", action="append", help="机构公布的检查点公钥（base64 或文件路径，可多次给出）"
+    )
+    verify_export.set_defaults(func=cmd_verify_export)
     backup_cmd = sub.add_parser("backup", help="在线备份 SQLite 数据库到文件（服务运行中也可执行）")
     backup_cmd.add_argument("path", help="备份文件路径（不能已存在）")
     backup_cmd.add_argument("--demo", action="store_true")
