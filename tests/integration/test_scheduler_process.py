@@ -45,7 +45,7 @@ def test_embedded_scheduler_starts_serves_and_stops(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 150
         names: set[str] = set()
-        while len(names) < 6:
+        while len(names) < 7:
             assert proc.poll() is None and time.monotonic() < deadline, (
                 proc.stdout.read() if proc.stdout else ""
             )
@@ -55,7 +55,7 @@ def test_embedded_scheduler_starts_serves_and_stops(tmp_path: Path) -> None:
                 names = {d["name"] for d in response.json()} if response.status_code == 200 else set()
             except httpx.HTTPError:
                 pass
-        assert "timer-sweep" in names and "annual-report-province" in names
+        assert {"timer-sweep", "annual-report-province", "record-checkpoint"} <= names
         assert (tmp_path / "prefect").is_dir()  # PREFECT_HOME under the data dir, not in the repository
         # scale-out: the same flows deployed to a work pool on this (already running) server
         deploy = subprocess.run(
@@ -68,7 +68,7 @@ def test_embedded_scheduler_starts_serves_and_stops(tmp_path: Path) -> None:
         )
         assert deploy.returncode == 0, deploy.stderr
         response = httpx.post(f"{api}/deployments/filter", json={}, timeout=5).json()
-        assert {d["work_pool_name"] for d in response} == {"testpool"} and len(response) == 6
+        assert {d["work_pool_name"] for d in response} == {"testpool"} and len(response) == 7
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:
