@@ -145,3 +145,69 @@ def test_passing_the_onboarding_process_opens_the_gate(client: TestClient, login
     history = client.get(f"/api/cases/{case_id}/history", headers=login("county")).json()
     assert "message_sent" in [e["type"] for e in history]
     assert client.post(f"/api/cases/{case_id}/verify", headers=login("auditor")).json()["ok"] is True
+
+
+def _refused(response, action: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == 403, response.text
+    body = response.json()
+    assert body["code"] == "not_certified" and "岗前培训考核" in body["message"] and action in body["message"]
+    assert body["details"]["source"] == "民发〔2019〕34号 二(二)"
+
+
+def test_training_gate_001_2_2_covers_every_action_on_a_case(
+    client: TestClient, login: Login, session: Session, clock: FixedClock
+) -> None:
+    """001 §二(二) 初任儿童督导员和儿童主任经培训考核合格后方可开展工作: an uncertified director or supervisor
+    cannot start, list, view, claim, complete, correct or message a case, nor issue or read its papers."""
+    case = start_case(client, login)
+    [task] = my_tasks(client, login("director"))
+    issued = client.post(
+        f"/api/cases/{case['id']}/documents", headers=login("county"), json={"kind": "report_receipt"}
+    )
+    assert issued.status_code == 201, issued.text
+    for who in ("trainee", "new_supervisor"):
+        headers = login(who)
+        _refused(
+            client.post(
+                "/api/cases",
+                headers=headers,
+                json={
+                    "process_key": "review_demo",
+                    "jurisdiction_code": "500111101201",
+                    "data": {"child_name": "小明"},
+                },
+            ),
+            "开启案件",
+        )
+        assert client.get("/api/cases", headers=headers).json()["items"] == []
+        _refused(client.get(f"/api/cases/{case['id']}", headers=headers), "查看案件")
+        _refused(client.get(f"/api/cases/{case['id']}/history", headers=headers), "查看案件")
+        _refused(client.get(f"/api/tasks/{task['id']}", headers=headers), "查看案件任务")
+        _refused(client.post(f"/api/tasks/{task['id']}/claim", headers=headers), "查看案件任务")
+        _refused(
+            client.post(f"/api/tasks/{task['id']}/complete", headers=headers, json={"data": {"score": 1}}),
+            "查看案件任务",
+        )
+        _refused(
+            client.post(
+                f"/api/cases/{case['id']}/corrections",
+                headers=headers,
+                json={"changes": {"child_name": "小亮"}, "reason": "笔误"},
+            ),
+            "查看案件",
+        )
+        _refused(client.get(f"/api/cases/{case['id']}/papers", headers=headers), "查看案件文书和附件")
+        _refused(
+            client.post(
+                f"/api/cases/{case['id']}/documents", headers=headers, json={"kind": "report_receipt"}
+            ),
+            "出具文书",
+        )
+        _refused(client.get(f"/api/documents/{issued.json()['id']}", headers=headers), "查看案件文书")
+    # certified workers, departments and administrators are not affected
+    assert client.get(f"/api/cases/{case['id']}", headers=login("director")).status_code == 200
+    assert client.get(f"/api/cases/{case['id']}", headers=login("county")).status_code == 200
+    assert client.get(f"/api/cases/{case['id']}/history", headers=login("auditor")).status_code == 200
+    accounts.set_certified(session=session, clock=clock, username="trainee", certified=True)
+    assert client.get(f"/api/cases/{case['id']}", headers=login("trainee")).status_code == 200
+    assert client.get(f"/api/tasks/{task['id']}", headers=login("trainee")).status_code == 200

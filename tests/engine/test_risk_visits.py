@@ -116,10 +116,10 @@ def contact(run: CaseRun, day: str, facts: list[str], outcome: str = "continue")
     )
 
 
-def supervise(run: CaseRun, now: datetime) -> None:
+def supervise(run: CaseRun, now: datetime, duty: str = "visit") -> None:
     complete(
         run,
-        "supervise_overdue",
+        f"supervise_{duty}_overdue",
         {
             "supervision_date": "2026-03-02",
             "supervision_action": "urged_director",
@@ -223,23 +223,74 @@ def test_a_yellow_case_graded_blue_at_a_visit_gets_two_months_next() -> None:
     assert the_task(run, "home_visit").due_at == cst_end_of("2026-05-01")
 
 
-def test_green_contact_monthly_and_home_visit_quarterly() -> None:
+def test_003_3_green_contact_monthly_and_home_visit_quarterly_are_two_duties() -> None:
+    """003 §三 4 (绿色：至少每个月联系一次，每三个月入户走访一次): both duties are open at once, each with its own
+    deadline; the visit counts as that month's contact and starts the next quarter."""
     run = start([], "2026-01-31", JAN_31)
     assert run.data()["risk_colour"] == "green"
+    assert open_ids(run) == ["contact", "home_visit"]
     task = the_task(run, "contact")
     assert (task.name, task.role, task.due_at) == (
         "电话/微信联系",
         "village_director",
         cst_end_of("2026-02-28"),
     )
+    assert the_task(run, "home_visit").due_at == cst_end_of("2026-04-30")
     contact(run, "2026-02-27", [])
     assert the_task(run, "contact").due_at == cst_end_of("2026-03-27")
+    assert the_task(run, "home_visit").due_at == cst_end_of(
+        "2026-04-30"
+    )  # the visit's deadline does not move
     contact(run, "2026-03-30", [])
-    assert open_ids(run) == ["home_visit"]  # third month: a home visit, three months after the last one
-    assert the_task(run, "home_visit").due_at == cst_end_of("2026-04-30")
+    assert open_ids(run) == ["home_visit"]  # the next contact falls in the visit's month: the visit counts
     visit(run, "2026-04-20", [])
+    assert open_ids(run) == ["contact", "home_visit"]
     assert the_task(run, "contact").due_at == cst_end_of("2026-05-20")
-    assert run.data()["visits_done"] == 1 and run.data()["contacts_done"] == 2
+    assert the_task(run, "home_visit").due_at == cst_end_of("2026-07-20")
+    assert run.data()["visits_done"] == 1
+
+
+def test_003_3_four_idle_months_of_a_green_child_escalate_both_duties() -> None:
+    """003 §三 4: four months without activity → the missed contact and the missed quarterly visit are escalated
+    separately to the township supervisor, each once."""
+    run = start([], "2026-01-31", JAN_31)
+    fired: list[str] = []
+    for month in ("2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31"):
+        fired += run.fire_timers(now=cst_end_of(month) + timedelta(hours=1)).fired_timers
+    assert fired == ["contact_overdue", "visit_overdue"]
+    assert open_ids(run) == ["contact", "home_visit", "supervise_contact_overdue", "supervise_visit_overdue"]
+    assert the_task(run, "supervise_visit_overdue").name == "督办逾期入户走访"
+    assert the_task(run, "supervise_contact_overdue").name == "督办逾期联系"
+    assert {t.role for t in run.open_tasks() if t.bpmn_id.startswith("supervise")} == {"township_supervisor"}
+
+
+@pytest.mark.parametrize(
+    ("facts", "duty", "due_day"),
+    [
+        (["suspected_dropout"], "visit", "2026-02-28"),  # yellow: at least monthly (§三 2)
+        (["orphan"], "visit", "2026-03-31"),  # blue: at least every two months (§三 3)
+        ([], "visit", "2026-04-30"),  # green: a home visit every three months (§三 4)
+        ([], "contact", "2026-02-28"),  # green: contact at least monthly (§三 4)
+    ],
+)
+def test_003_3_every_colour_duty_has_its_deadline_and_one_escalation(
+    facts: list[str], duty: str, due_day: str
+) -> None:
+    """003 §三 1–4: each colour's duty is due by its calendar deadline (CST) and escalates once when missed."""
+    run = start(facts, "2026-01-31", JAN_31)
+    bpmn_id = "home_visit" if duty == "visit" else "contact"
+    due = cst_end_of(due_day)
+    assert the_task(run, bpmn_id).due_at == due
+    fired = run.fire_timers(now=due - timedelta(minutes=1)).fired_timers
+    assert f"{duty}_overdue" not in fired
+    assert f"{duty}_overdue" in run.fire_timers(now=due + timedelta(seconds=1)).fired_timers
+    escalation = the_task(run, f"supervise_{duty}_overdue")
+    assert escalation.role == "township_supervisor" and escalation.due_at == due + timedelta(
+        seconds=1, days=5
+    )
+    later = [t for d in (3, 20) for t in run.fire_timers(now=due + timedelta(days=d)).fired_timers]
+    assert f"{duty}_overdue" not in later
+    assert [t.bpmn_id for t in run.open_tasks()].count(f"supervise_{duty}_overdue") == 1
 
 
 def test_a_contact_that_finds_a_worse_situation_brings_a_visit_within_a_month() -> None:
@@ -258,12 +309,12 @@ def test_a_missed_visit_escalates_exactly_once_to_the_township_supervisor() -> N
     assert run.fire_timers(now=clock.now()).fired_timers == []
     clock.set(due + timedelta(seconds=1))
     assert run.fire_timers(now=clock.now()).fired_timers == ["visit_overdue"]
-    escalation = the_task(run, "supervise_overdue")
-    assert (escalation.name, escalation.role) == ("督办逾期走访或联系", "township_supervisor")
+    escalation = the_task(run, "supervise_visit_overdue")
+    assert (escalation.name, escalation.role) == ("督办逾期入户走访", "township_supervisor")
     assert escalation.due_at == clock.now() + timedelta(days=5)
     for days in (1, 10, 40):
         assert run.fire_timers(now=clock.now() + timedelta(days=days)).fired_timers == []
-    assert open_ids(run) == ["home_visit", "supervise_overdue"]  # the visit is still owed
+    assert open_ids(run) == ["home_visit", "supervise_visit_overdue"]  # the visit is still owed
     supervise(run, clock.now())
     visit(run, "2026-03-05", ["suspected_dropout"])
     assert the_task(run, "home_visit").due_at == cst_end_of("2026-04-05")  # from the actual visit
@@ -275,7 +326,7 @@ def test_a_missed_contact_escalates_too() -> None:
     assert run.fire_timers(now=cst_end_of("2026-02-28") + timedelta(hours=1)).fired_timers == [
         "contact_overdue"
     ]
-    assert open_ids(run) == ["contact", "supervise_overdue"]
+    assert open_ids(run) == ["contact", "home_visit", "supervise_contact_overdue"]
     assert run.fire_timers(now=cst_end_of("2026-03-31")).fired_timers == []
 
 
@@ -410,9 +461,11 @@ def test_a_stored_case_restores_and_carries_on() -> None:
     state = json.loads(json.dumps(run.dump()))
     again = CaseRun.restore(PROCESS, state, case_id=run.case_id)
     assert again.digest() == run.digest()
+    assert sorted(t.bpmn_id for t in again.open_tasks()) == ["home_visit", "supervise_visit_overdue"]
     visit(again, "2026-03-02", ["orphan"])
     assert the_task(again, "home_visit").due_at == cst_end_of("2026-05-02")
-    assert sorted(t.bpmn_id for t in again.open_tasks()) == ["home_visit", "supervise_overdue"]
+    # the visit ended the period: its escalation is settled and withdrawn with it
+    assert sorted(t.bpmn_id for t in again.open_tasks()) == ["home_visit"]
 
 
 def test_no_labels_in_titles() -> None:
@@ -423,23 +476,22 @@ def test_no_labels_in_titles() -> None:
 def test_every_sequence_flow_is_taken() -> None:
     flows = model_flows(FOLDER / "process.bpmn")
     taken: set[str] = set()
-    # yellow → missed visit escalated → blue → green contact (missed) → green visit → ends
+    # yellow → missed visit escalated → blue → green contact (missed, escalated) → contacts → visit ends it
     run = start(["suspected_dropout"], "2026-01-31", JAN_31)
     run.fire_timers(now=cst_end_of("2026-03-01"))
     supervise(run, cst_end_of("2026-03-01"))
     visit(run, "2026-03-02", ["orphan"])
     visit(run, "2026-04-30", [])
     run.fire_timers(now=cst_end_of("2026-05-31"))
-    supervise(run, cst_end_of("2026-05-31"))
+    supervise(run, cst_end_of("2026-05-31"), duty="contact")
     contact(run, "2026-06-01", [])
-    contact(run, "2026-07-01", [], outcome="moved_away")
+    contact(run, "2026-07-01", [])
+    visit(run, "2026-07-20", [], outcome="turned_18")
     assert run.status == "completed"
     taken |= taken_flows(run.workflow, flows)
-    # green → visit ends it; red at the start
+    # green → a contact ends it; red at the start
     run = start([], "2026-01-31", JAN_31)
-    contact(run, "2026-02-20", [])
-    contact(run, "2026-03-20", [])
-    visit(run, "2026-04-20", [], outcome="turned_18")
+    contact(run, "2026-02-20", [], outcome="moved_away")
     taken |= taken_flows(run.workflow, flows)
     run = start(["missing"], "2026-01-31", JAN_31)
     taken |= taken_flows(run.workflow, flows)

@@ -32,6 +32,7 @@ PEOPLE = {
     "trainee": (["village_director"], "500111101201", False),
     "neighbour": (["village_director"], "500111101202", True),
     "supervisor": (["township_supervisor"], "500111101", True),
+    "new_supervisor": (["township_supervisor"], "500111101", False),
     "police": (["police"], "500111", True),
     "other_police": (["police"], "500112", True),
     "center": (["protection_center"], "500111", True),

@@ -167,6 +167,19 @@ def test_an_uncertified_worker_is_told_to_pass_training_first(
     assert "尚未通过岗前培训考核" in page.text and task_ids(main_of(page.text)) == []
 
 
+def test_training_gate_001_2_2_on_the_pages(
+    client: TestClient, web_login: Login, demo_case: Callable[..., str]
+) -> None:
+    """001 §二(二): the case and task pages refuse an uncertified worker with the reason, in Chinese."""
+    case_id = demo_case()
+    web_login("director")
+    task_id = _first_task(client)
+    web_login("trainee")
+    for path in (f"/cases/{case_id}", f"/tasks/{task_id}"):
+        page = client.get(path)
+        assert page.status_code == 403 and "尚未通过岗前培训考核" in page.text, path
+
+
 # ----------------------------------------------------------------------------- a task and its form
 
 

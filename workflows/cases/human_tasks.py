@@ -18,7 +18,7 @@ from workflows.infra.clock import Clock, iso_utc
 from workflows.infra.errors import Conflict, NotFound, PermissionDenied
 from workflows.infra.models import Case, HumanTask, IdempotencyKey, User
 from workflows.log.events import NewEvent
-from workflows.people.access import Actor, require_visible
+from workflows.people.access import Actor, require_certified, require_visible
 from workflows.people.roles import role_label
 
 
@@ -136,6 +136,7 @@ def get_task(*, session: Session, actor: Actor, task_id: str) -> HumanTask:
     if task is None:
         raise NotFound("找不到该任务", code="task_not_found")
     require_visible(actor, task.jurisdiction_code, "任务")
+    require_certified(actor, "查看案件任务")
     if not may_work(session, actor, task):
         raise PermissionDenied(
             f"该任务由{role_label(task.role)}办理，您的角色无权办理",
@@ -146,11 +147,7 @@ def get_task(*, session: Session, actor: Actor, task_id: str) -> HumanTask:
 
 
 def _require_workable(actor: Actor, task: HumanTask) -> None:
-    if not actor.certified:
-        raise PermissionDenied(
-            "您尚未通过岗前培训考核，暂不能认领或办理案件任务。请先完成培训并取得合格证。",
-            code="not_certified",
-        )
+    require_certified(actor, "认领或办理案件任务")
     if task.status != "ready":
         word = "已办结" if task.status == "completed" else "已取消"
         raise Conflict(

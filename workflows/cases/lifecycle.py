@@ -19,7 +19,7 @@ from workflows.infra.clock import CST, Clock, FixedClock
 from workflows.infra.errors import NotFound, ValidationFailed
 from workflows.infra.models import Case, CaseEvent, HumanTask
 from workflows.log.events import GENESIS, NewEvent, events_of
-from workflows.people.access import SYSTEM, Actor, require_role, require_visible
+from workflows.people.access import SYSTEM, Actor, require_certified, require_role, require_visible
 from workflows.processes import registry
 
 # Roles that follow every case of their place; other departments see only cases they are asked to act on.
@@ -65,6 +65,7 @@ def start_case(
 ) -> Outcome:
     """Start a case on the published version after validating ``data`` against its start form."""
     require_visible(actor, jurisdiction_code, "辖区")
+    require_certified(actor, "开启案件")
     now = clock.now()
     version = registry.published_version(session, process_key)
     process = registry.parsed(session, version)
@@ -150,6 +151,7 @@ def send_message(
 
     def check(case: Case) -> None:
         require_visible(actor, case.jurisdiction_code)
+        require_certified(actor, "向案件发送消息")
         lanes = {t.lane for t in process_of(session, case).user_tasks.values() if t.lane}
         require_role(actor, *sorted(lanes), action="向该案件发送消息")
 
@@ -178,6 +180,7 @@ def correct_data(
 
     def check(case: Case) -> None:
         require_visible(actor, case.jurisdiction_code)
+        require_certified(actor, "更正案件数据")
 
     def step(case: Case, run: CaseRun) -> list[NewEvent]:
         declared = process_of(session, case).forms.declared_fields()
@@ -208,6 +211,7 @@ def get_case(*, session: Session, actor: Actor, case_id: str) -> Case:
     """A case the actor may see: inside their jurisdiction and, for departments, one they were asked to act on."""
     case = load_case(session, case_id)
     require_visible(actor, case.jurisdiction_code)
+    require_certified(actor, "查看案件")
     if not actor.has_any(*CASE_READERS):
         involved = session.scalar(
             select(HumanTask.id)

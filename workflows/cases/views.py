@@ -209,6 +209,8 @@ def case_list(
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     """Cases in the actor's jurisdiction (summaries only: no child data, so no access-log row)."""
+    if not actor.certified:  # the training gate: no case of a child before certification
+        return [], 0
     cond = Case.jurisdiction_code.startswith(actor.jurisdiction)
     if not actor.has_any(*cases.CASE_READERS):
         cond &= Case.id.in_(select(HumanTask.case_id).where(HumanTask.role.in_(sorted(actor.roles))))

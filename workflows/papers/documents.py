@@ -22,7 +22,7 @@ from workflows.infra.errors import ModelError, NotFound, ValidationFailed
 from workflows.infra.models import Attachment, Case, Document, Place
 from workflows.log.events import NewEvent
 from workflows.papers.rendering import environment, labels_in
-from workflows.people.access import Actor, require_role
+from workflows.people.access import Actor, require_certified, require_role
 from workflows.people.roles import role_label
 
 ISSUERS = (
@@ -169,6 +169,7 @@ def render(kind: str, context: dict[str, Any]) -> str:
 def issue(*, session: Session, clock: Clock, actor: Actor, case_id: str, kind: str) -> Document:
     """Render a document from a case, store it with its sha256, and log `document_issued` in the case."""
     require_role(actor, *ISSUERS, action="出具文书")
+    require_certified(actor, "出具文书")
     case = cases.get_case(session=session, actor=actor, case_id=case_id)
     now = clock.now()
     ctx = {
@@ -221,6 +222,7 @@ def add_attachment(
 ) -> Attachment:
     """Store an uploaded file (PDF, JPEG or PNG, at most 10 MB) and log `attachment_added` with its sha256."""
     require_role(actor, *ISSUERS, "police", "court", action="上传附件")
+    require_certified(actor, "上传附件")
     case = cases.get_case(session=session, actor=actor, case_id=case_id)
     if kind not in ATTACHMENT_KINDS:
         raise ValidationFailed(
@@ -272,6 +274,7 @@ def _looks_like(content_type: str, content: bytes) -> bool:
 
 def case_papers(*, session: Session, actor: Actor, case_id: str) -> tuple[list[Document], list[Attachment]]:
     """The documents and attachments of a case the actor may see."""
+    require_certified(actor, "查看案件文书和附件")
     case = cases.get_case(session=session, actor=actor, case_id=case_id)
     documents = list(
         session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.id))
@@ -283,6 +286,7 @@ def case_papers(*, session: Session, actor: Actor, case_id: str) -> tuple[list[D
 
 
 def get_document(*, session: Session, actor: Actor, document_id: int) -> Document:
+    require_certified(actor, "查看案件文书")
     document = session.get(Document, document_id)
     if document is None or document.case_id is None:
         raise NotFound("找不到该文书", code="document_not_found")
@@ -291,6 +295,7 @@ def get_document(*, session: Session, actor: Actor, document_id: int) -> Documen
 
 
 def get_attachment(*, session: Session, actor: Actor, attachment_id: int) -> Attachment:
+    require_certified(actor, "查看案件附件")
     attachment = session.get(Attachment, attachment_id)
     if attachment is None:
         raise NotFound("找不到该附件", code="attachment_not_found")

@@ -64,3 +64,22 @@ def require_role(actor: Actor, *roles: str, action: str = "执行此操作") -> 
         raise PermissionDenied(
             f"您的角色无权{action}（需要：{labels}）", code="role_required", details={"roles": list(roles)}
         )
+
+
+# 民发〔2019〕34号 二(二)：初任儿童督导员和儿童主任经培训考核合格后方可开展工作。
+TRAINING_GATE_SOURCE = "民发〔2019〕34号 二(二)"
+
+
+def require_certified(actor: Actor, action: str = "办理儿童案件") -> None:
+    """The training gate: an uncertified director or supervisor takes no action on children's cases.
+
+    ``Actor.certified`` is true for every role the gate does not apply to (administrators, auditors,
+    departments), so only the workers of roles.CERTIFICATION_REQUIRED can be stopped here.
+    """
+    if not actor.certified:
+        raise PermissionDenied(
+            f"您尚未通过岗前培训考核，暂不能{action}。初任儿童主任、儿童督导员须经培训考核合格后方可开展工作"
+            f"（{TRAINING_GATE_SOURCE}），请先完成培训并取得合格证。",
+            code="not_certified",
+            details={"action": action, "source": TRAINING_GATE_SOURCE},
+        )
