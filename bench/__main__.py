@@ -14,6 +14,8 @@ from workflows.ops import wiring
 
 PARTS: dict[str, str] = {
     "completion": "bench.completion",  # (a) services and real HTTP vs the bare engine round trip
+    "log": "bench.log",  # (e) hash-chain check throughput, 40-event verification
+    "longcase": "bench.longcase",  # (e) 1st / 50th / 500th action on one long case
 }
 
 

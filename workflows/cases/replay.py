@@ -13,7 +13,7 @@ from workflows.cases.actions import load_case
 from workflows.engine import CaseRun, ParsedProcess, migrate_run
 from workflows.infra.errors import DomainError
 from workflows.infra.models import Case, CaseEvent, HumanTask, ProcessVersion
-from workflows.log.events import check_chain, events_of
+from workflows.log.events import check_case_chain, events_of
 from workflows.people.access import Actor, require_role, require_visible
 from workflows.processes import registry
 
@@ -58,11 +58,13 @@ def verify(*, session: Session, actor: Actor, case_id: str) -> Report:
 
 def verify_case(session: Session, case: Case) -> Report:
     """The check itself, without access rules (for the scheduler, backups and tests)."""
-    events = events_of(session, case.id)
-    broken = check_chain(case, events)
+    broken, count = check_case_chain(session, case)
     if broken is not None:
-        event_type = next((e.type for e in events if e.seq == broken.seq), None)
-        return Report(case.id, False, len(events), broken.reason, broken.seq, event_type)
+        event_type = session.scalar(
+            select(CaseEvent.type).where(CaseEvent.case_id == case.id, CaseEvent.seq == broken.seq)
+        )
+        return Report(case.id, False, count, broken.reason, broken.seq, event_type)
+    events = events_of(session, case.id)
     try:
         version = session.get(ProcessVersion, case.process_version_id)
         if version is None:
