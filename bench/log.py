@@ -17,12 +17,23 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, select
 
 from bench.report import Figure
-from bench.setup import DIRECTOR, STEP, VILLAGE, cst_day, median, ms, risk_start_data, services, sqlite_db, visit_data
+from bench.setup import (
+    DIRECTOR,
+    STEP,
+    VILLAGE,
+    cst_day,
+    median,
+    ms,
+    risk_start_data,
+    services,
+    sqlite_db,
+    visit_data,
+)
 from workflows.cases import human_tasks
 from workflows.cases import lifecycle as cases
 from workflows.cases.replay import verify_case
-from workflows.infra.models import Case, CaseEvent, ProcessVersion
 from workflows.infra.clock import iso_utc
+from workflows.infra.models import Case, CaseEvent, ProcessVersion
 from workflows.log import events as log
 from workflows.log.events import GENESIS, NewEvent, chain
 
@@ -40,7 +51,9 @@ def _payload(i: int) -> dict[str, object]:
 
 def _seed_chains(sessions, n_cases: int, per_case: int) -> None:
     with sessions() as session:
-        version_id = session.scalar(select(ProcessVersion.id).where(ProcessVersion.process_key == "risk_visits"))
+        version_id = session.scalar(
+            select(ProcessVersion.id).where(ProcessVersion.process_key == "risk_visits")
+        )
         for c in range(n_cases):
             case_id = str(uuid.uuid4())
             items = [NewEvent("task_completed", "bench_director", _payload(i)) for i in range(per_case)]
@@ -48,17 +61,39 @@ def _seed_chains(sessions, n_cases: int, per_case: int) -> None:
             rows = chain(case_id, last_seq=0, last_hash=GENESIS, now=now, items=items)
             session.add(
                 Case(
-                    id=case_id, business_key=f"B-{c}", process_key="risk_visits", process_version_id=version_id,
-                    status="running", jurisdiction_code=VILLAGE, state={}, data={}, version=1,
-                    last_event_seq=rows[-1].seq, last_event_hash=rows[-1].hash,
-                    created_at=now, created_by="bench", updated_at=now,
+                    id=case_id,
+                    business_key=f"B-{c}",
+                    process_key="risk_visits",
+                    process_version_id=version_id,
+                    status="running",
+                    jurisdiction_code=VILLAGE,
+                    state={},
+                    data={},
+                    version=1,
+                    last_event_seq=rows[-1].seq,
+                    last_event_hash=rows[-1].hash,
+                    created_at=now,
+                    created_by="bench",
+                    updated_at=now,
                 )
             )
             session.flush()
             session.execute(
                 insert(CaseEvent),
                 [
-                    {k: getattr(r, k) for k in ("case_id", "seq", "type", "actor", "occurred_at", "payload", "prev_hash", "hash")}
+                    {
+                        k: getattr(r, k)
+                        for k in (
+                            "case_id",
+                            "seq",
+                            "type",
+                            "actor",
+                            "occurred_at",
+                            "payload",
+                            "prev_hash",
+                            "hash",
+                        )
+                    }
                     for r in rows
                 ],
             )
@@ -85,10 +120,17 @@ def check_all_naive(sessions) -> int:
             prev = GENESIS
             for event in log.events_of(session, case.id):
                 body = {
-                    "case_id": case.id, "seq": event.seq, "type": event.type, "actor": event.actor,
-                    "occurred_at": iso_utc(event.occurred_at), "payload": event.payload, "prev_hash": prev,
+                    "case_id": case.id,
+                    "seq": event.seq,
+                    "type": event.type,
+                    "actor": event.actor,
+                    "occurred_at": iso_utc(event.occurred_at),
+                    "payload": event.payload,
+                    "prev_hash": prev,
                 }
-                text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                text = json.dumps(
+                    body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+                )
                 if event.prev_hash != prev or hashlib.sha256(text.encode()).hexdigest() != event.hash:
                     raise RuntimeError("chain broken in the benchmark data")
                 prev = event.hash
@@ -106,8 +148,12 @@ def _timed(fn, *args) -> tuple[int, float, float]:
 def _forty_event_case(sessions, clock) -> str:
     with sessions() as session:
         case_id = cases.start_case(
-            session=session, clock=clock, actor=DIRECTOR, process_key="risk_visits",
-            data=risk_start_data(cst_day(clock.now())), jurisdiction_code=VILLAGE,
+            session=session,
+            clock=clock,
+            actor=DIRECTOR,
+            process_key="risk_visits",
+            data=risk_start_data(cst_day(clock.now())),
+            jurisdiction_code=VILLAGE,
         ).case.id
         session.commit()
     for _ in range(39):
@@ -115,7 +161,11 @@ def _forty_event_case(sessions, clock) -> str:
         with sessions() as session:
             [task] = human_tasks.list_tasks(session=session, actor=DIRECTOR).items
             human_tasks.complete(
-                session=session, clock=clock, actor=DIRECTOR, task_id=task.id, data=visit_data(cst_day(clock.now()))
+                session=session,
+                clock=clock,
+                actor=DIRECTOR,
+                task_id=task.id,
+                data=visit_data(cst_day(clock.now())),
             )
             session.commit()
     return case_id
@@ -141,8 +191,31 @@ def figures(size: str) -> list[Figure]:
     rate, cpu_rate = checked / wall, checked / cpu
     ref = f"ORM + json.dumps per event: {naive / naive_wall:,.0f}/s ({naive / naive_cpu:,.0f}/s CPU)"
     return [
-        Figure("log", f"chain check over {checked:,} events (wall)", rate, "events/s", "≥ 200,000/s", ref, rate >= 200_000),
-        Figure("log", "chain check per CPU-second of the checker", cpu_rate, "events/s", "≥ 200,000/s", "", cpu_rate >= 200_000),
-        Figure("log", "verify a 40-event case (chain, replay, compare)", ms(median(samples)), "ms", "≤ 100 ms",
-               "median of 5", ms(median(samples)) <= 100),
+        Figure(
+            "log",
+            f"chain check over {checked:,} events (wall)",
+            rate,
+            "events/s",
+            "≥ 200,000/s",
+            ref,
+            rate >= 200_000,
+        ),
+        Figure(
+            "log",
+            "chain check per CPU-second of the checker",
+            cpu_rate,
+            "events/s",
+            "≥ 200,000/s",
+            "",
+            cpu_rate >= 200_000,
+        ),
+        Figure(
+            "log",
+            "verify a 40-event case (chain, replay, compare)",
+            ms(median(samples)),
+            "ms",
+            "≤ 100 ms",
+            "median of 5",
+            ms(median(samples)) <= 100,
+        ),
     ]

@@ -45,7 +45,10 @@ def figures(size: str) -> list[Figure]:
                 t0 = time.perf_counter()
                 try:
                     human_tasks.complete(
-                        session=session, clock=clock, actor=DIRECTOR, task_id=task.id,
+                        session=session,
+                        clock=clock,
+                        actor=DIRECTOR,
+                        task_id=task.id,
                         data=visit_data(cst_day(clock.now())),
                     )
                 except RecursionError as exc:  # the unpruned task tree grew too deep to walk
@@ -62,7 +65,11 @@ def figures(size: str) -> list[Figure]:
     first = sorted(costs[marks[0]])[REPEAT // 2]
     result = []
     if failed is not None:
-        result.append(Figure("longcase", f"action #{failed[0]} failed ({failed[1]})", failed[0], "actions", "", "", False))
+        result.append(
+            Figure(
+                "longcase", f"action #{failed[0]} failed ({failed[1]})", failed[0], "actions", "", "", False
+            )
+        )
     for mark in marks:
         if len(costs[mark]) < REPEAT:
             continue
@@ -71,8 +78,13 @@ def figures(size: str) -> list[Figure]:
         met = cost <= 1.2 * first if mark == marks[-1] else None
         result.append(
             Figure(
-                "longcase", f"action #{mark} (median of {REPEAT})", ms(cost), "ms", goal,
-                f"{cost / first:.2f} × 1st", met,
+                "longcase",
+                f"action #{mark} (median of {REPEAT})",
+                ms(cost),
+                "ms",
+                goal,
+                f"{cost / first:.2f} × 1st",
+                met,
             )
         )
     for mark in sorted(sizes):

@@ -65,10 +65,18 @@ def _label(spec: Any) -> str:
     return f"“{name}”（{spec.name}）" if name != spec.name else f"“{spec.name}”"
 
 
-def _check_step(task: Any, spec_diff: Any, report: MigrationReport) -> None:
-    spec = task.task_spec
+def _check_task(task: Any, spec_diff: Any, report: MigrationReport) -> None:
+    # the root's children after pruning are the top of the kept history, not the flow out of the root
+    pruned_root = task.parent is None and task.workflow.task_tree is task
+    taken = {c.task_spec.name for c in task.children if c.state & (TaskState.COMPLETED | _OPEN)}
+    _check_step(
+        task.task_spec, task.state == TaskState.COMPLETED, set() if pruned_root else taken, spec_diff, report
+    )
+
+
+def _check_step(spec: Any, finished: bool, taken: set[str], spec_diff: Any, report: MigrationReport) -> None:
+    """One step the case has reached: ``finished`` or open, and the elements that followed it."""
     new = spec_diff.alignment.get(spec)
-    finished = task.state == TaskState.COMPLETED
     where = "已完成的环节" if finished else "当前环节"
     if new is None or new.name != spec.name:
         # an engine-made step (a boundary event's split …) goes with its element, which is named instead
@@ -81,7 +89,6 @@ def _check_step(task: Any, spec_diff: Any, report: MigrationReport) -> None:
         report.refuse(f"{where}{_label(spec)}在新版本中换成了另一种元素")
     elif finished:
         significant = [c for c in changes if c not in _COSMETIC]
-        taken = {c.task_spec.name for c in task.children if c.state & (TaskState.COMPLETED | _OPEN)}
         if significant:
             report.refuse(f"{where}{_label(spec)}在新版本中被修改（{'、'.join(significant)}）")
         elif taken - {o.name for o in new.outputs}:
@@ -107,7 +114,12 @@ def _diffs(run: CaseRun, new: ParsedProcess, report: MigrationReport) -> list[tu
         spec_diff = SpecDiff(_REGISTRY, workflow.spec, target)
         for task in workflow.get_tasks(skip_subprocesses=True):
             if task.state & (TaskState.COMPLETED | _OPEN):
-                _check_step(task, spec_diff, report)
+                _check_task(task, spec_diff, report)
+        if workflow is run.workflow:  # finished steps dropped from the tree (engine/pruning.py)
+            for name, taken in sorted(run.pruned.steps.items()):
+                spec = workflow.spec.task_specs.get(name)
+                if spec is not None:
+                    _check_step(spec, True, taken, spec_diff, report)
         result.append((workflow, WorkflowDiff(workflow, spec_diff), target))
     return result
 

@@ -29,6 +29,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import (  # type: ignore[import
 from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
 
 from workflows.engine.clocking import _NOW, _acting, _IdSource, _real_datetime
+from workflows.engine.pruning import Pruned, prune
 from workflows.engine.scripting import SANDBOX, SCRIPT_ENGINE
 from workflows.engine.specs import _PARSED, _SERIALIZER, ParsedProcess
 from workflows.infra.clock import iso_utc, parse_iso
@@ -89,11 +90,14 @@ def plain_input(data: Any) -> Any:
 class CaseRun:
     """A deserialized case: act on it inside ``acting(now)``, then ``dump()`` it."""
 
-    def __init__(self, process: ParsedProcess, workflow: Any, case_id: str, task_seq: int) -> None:
+    def __init__(
+        self, process: ParsedProcess, workflow: Any, case_id: str, task_seq: int, pruned: Pruned | None = None
+    ) -> None:
         self.process = process
         self.workflow = workflow
         self.case_id = case_id
         self._ids = _IdSource(case_id, task_seq)
+        self.pruned = pruned or Pruned()  # what is kept of the history dropped from the tree (pruning.py)
 
     # construction
     @classmethod
@@ -108,6 +112,7 @@ class CaseRun:
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.data.update(data)
             run._steps()
+        run._prune()
         return run
 
     @classmethod
@@ -124,7 +129,7 @@ class CaseRun:
                 code="case_state_unreadable",
             ) from None
         workflow.script_engine = SCRIPT_ENGINE
-        return cls(process, workflow, case_id, state["task_seq"])
+        return cls(process, workflow, case_id, state["task_seq"], Pruned.load(state.get("pruned")))
 
     def dump(self) -> dict[str, Any]:
         """The case state as JSON-ready data: the workflow without its spec, and the id counter."""
@@ -134,7 +139,16 @@ class CaseRun:
         finally:
             _SERIALIZER.registry._encoder_mode = False
         dct.pop("spec_ref", None)
-        return {"spec_ref": self.process.content_hash, "task_seq": self._ids.counter, "workflow": dct}
+        return {
+            "spec_ref": self.process.content_hash,
+            "task_seq": self._ids.counter,
+            "pruned": self.pruned.dump(),
+            "workflow": dct,
+        }
+
+    def _prune(self) -> None:
+        """Drop the finished history from the task tree after an action (live and in replay alike)."""
+        prune(self.workflow, self.pruned)
 
     @contextmanager
     def acting(self, now: datetime) -> Iterator[None]:
@@ -153,6 +167,7 @@ class CaseRun:
             except (SpiffWorkflowException, SandboxError) as exc:
                 raise _engine_error(exc) from None
             self._steps()
+        self._prune()
         return StepResult(completed=[task_id])
 
     def fire_timers(self, *, now: datetime) -> StepResult:
@@ -167,6 +182,7 @@ class CaseRun:
         fired = sorted(
             t.task_spec.bpmn_id for t in self._timer_tasks(TaskState.COMPLETED) if t.id not in before
         )
+        self._prune()
         return StepResult(fired_timers=fired)
 
     def receive(self, name: str, payload: Any, *, now: datetime) -> None:
@@ -181,6 +197,7 @@ class CaseRun:
                     f"该案件当前不在等待消息“{name}”", code="message_not_expected"
                 ) from None
             self._steps()
+        self._prune()
 
     def take_messages(self) -> list[Message]:
         """Messages thrown by the last action for other cases (each is returned once)."""
@@ -296,8 +313,12 @@ class CaseRun:
             merged.update(task.data)
         return merged
 
+    def completed_count(self) -> int:
+        """How many user tasks the case has completed (those still in the tree and those pruned)."""
+        return self.pruned.done + len(self.workflow.get_tasks(state=TaskState.COMPLETED, manual=True))
+
     def completed_user_tasks(self) -> list[dict[str, Any]]:
-        """Completed user tasks in tree order with their data (what replay compares)."""
+        """Completed user tasks still in the tree, in tree order, with their data (what replay compares)."""
         return [
             {"id": str(t.id), "bpmn_id": t.task_spec.bpmn_id, "data": t.data}
             for t in self.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)
@@ -310,7 +331,7 @@ class CaseRun:
             "open": sorted((t.id, t.bpmn_id) for t in self.open_tasks()),
             "data": self.data(),
             "due": iso_utc(d) if (d := self.next_due_at()) else None,
-            "done": len(self.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)),
+            "done": self.completed_count(),
         }
         text = json.dumps(view, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import orjson
@@ -54,7 +54,9 @@ _C_CANONICAL = c_make_encoder(
 
 def _hash(case_id: str, seq: int, type: str, actor: str, at: str, payload: Any, prev_hash: str) -> str:
     """``event_hash`` with the instant already in its textual form."""
-    return _hash_body(case_id, seq, type, actor, at, "".join(_C_CANONICAL(payload, 0)).encode("utf-8"), prev_hash)
+    return _hash_body(
+        case_id, seq, type, actor, at, "".join(_C_CANONICAL(payload, 0)).encode("utf-8"), prev_hash
+    )
 
 
 def _hash_body(case_id: str, seq: int, type: str, actor: str, at: str, payload: bytes, prev_hash: str) -> str:
