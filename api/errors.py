@@ -62,12 +62,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not request.url.path.startswith("/api"):
             return await http_exception_handler(request, exc)
-        message = HTTP_MESSAGES.get(exc.status_code, "请求无法处理")
-        return JSONResponse(
-            body("http_error", message, {"status": exc.status_code}),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+        return http_error_json(exc)
 
     @app.exception_handler(OperationalError)
     async def _busy(request: Request, exc: OperationalError) -> JSONResponse:
@@ -82,6 +77,16 @@ def install(app: FastAPI) -> None:
             fields[".".join(loc) or "请求"] = _explain(error.get("type", ""))
         message = "请求内容有误：" + "；".join(f"{k}：{v}" for k, v in fields.items())
         return JSONResponse(body("request_invalid", message, {"fields": fields}), status_code=422)
+
+
+def http_error_json(exc: StarletteHTTPException) -> JSONResponse:
+    """An HTTP-level failure (404, 405, 413 …) as the API's {code, message, details} in Chinese."""
+    message = HTTP_MESSAGES.get(exc.status_code, "请求无法处理")
+    return JSONResponse(
+        body("http_error", message, {"status": exc.status_code}),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
 
 
 def _explain(kind: str) -> str:

@@ -6,11 +6,13 @@ come first; the cases that carry the same ``child_ref`` are always read through 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from api.web import formfields
 from api.web.core import PageDep, WebRoute, verify_csrf
@@ -20,7 +22,7 @@ from workflows.children import registry
 from workflows.children.file_view import child_file, timeline_text
 from workflows.infra.clock import iso_utc
 from workflows.infra.errors import PermissionDenied, ValidationFailed
-from workflows.infra.models import Child
+from workflows.infra.models import AccessLog, Child
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 RECORD_LABELS = {
@@ -51,7 +53,7 @@ def child_index(page: PageDep, ref: str = "") -> Response:
     for case in summaries:
         if case["child_ref"] and case["child_ref"] not in recent and case["child_ref"] not in known:
             recent[case["child_ref"]] = {
-                "business_key": case["business_key"],
+                "case_no": case["case_no"],
                 "risk_colour": case["risk_colour"],
                 "updated_at": case["updated_at"],
             }
@@ -99,7 +101,8 @@ def _registered(page: PageDep, child_ref: str, reason: str | None) -> dict[str, 
         {
             "occurred_at": iso_utc(r.occurred_at),
             "seq": r.seq,
-            "business_key": "",
+            "case_no": "",
+            "actor": r.actor,
             "what": RECORD_LABELS.get(r.type, r.type)
             + (f"：{r.payload['text']}" if r.payload.get("text") else "")
             + (f"（理由：{r.payload['reason']}）" if r.payload.get("reason") else ""),
@@ -173,18 +176,49 @@ def _file_page(
     )
 
 
+REVEAL_PREFIXES = ("查看身份证号：", "查看完整身份证号：")  # registry file; a case-only child
+REVEAL_MINUTES = 10
+
+
+def _reveal_reason(page: PageDep, child_ref: str, grant: int | None) -> str | None:
+    """The reason of this person's own reveal of this file a few minutes ago (access-log row ``grant``)."""
+    row = page.session.get(AccessLog, grant) if grant else None
+    if (
+        row is None
+        or row.username != page.actor.username
+        or row.child_ref != child_ref
+        or not row.purpose.startswith(REVEAL_PREFIXES)
+        or row.at < page.clock.now() - timedelta(minutes=REVEAL_MINUTES)
+    ):
+        return None
+    return row.purpose.split("：", 1)[1]
+
+
 @router.get("/children/{child_ref}", response_class=HTMLResponse)
-def child_page(child_ref: str, page: PageDep) -> Response:
-    return _file_page(page, child_ref)
+def child_page(child_ref: str, page: PageDep, shown: int | None = None) -> Response:
+    """The file; after a reveal (``shown``) the full number again for a few minutes, each showing logged."""
+    reason = _reveal_reason(page, child_ref, shown)
+    return _file_page(page, child_ref, reason=reason)
 
 
 @router.post("/children/{child_ref}/reveal", response_class=HTMLResponse)
 def reveal_id(child_ref: str, page: PageDep, reason: Annotated[str, Form()] = "") -> Response:
-    """Show the full ID number once, for a stated reason that goes into the access log."""
+    """Reveal the full ID number for a stated reason (access log), then show it by post/redirect/get."""
     try:
         with page.session.begin_nested():
-            return _file_page(page, child_ref, reason=reason)
+            _file_page(page, child_ref, reason=reason)
     except (ValidationFailed, PermissionDenied) as exc:
         return _file_page(
             page, child_ref, status=422 if isinstance(exc, ValidationFailed) else 403, error=exc.message
         )
+    grant = page.session.scalar(
+        select(AccessLog.id)
+        .where(AccessLog.username == page.actor.username, AccessLog.child_ref == child_ref)
+        .where(
+            AccessLog.purpose.startswith(REVEAL_PREFIXES[0])
+            | AccessLog.purpose.startswith(REVEAL_PREFIXES[1])
+        )
+        .order_by(AccessLog.id.desc())
+        .limit(1)
+    )
+    return RedirectResponse(f"/children/{quote(child_ref, safe='')}?shown={grant}", status_code=303)

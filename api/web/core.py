@@ -14,9 +14,10 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import ClockDep, SessionDep, SettingsDep
-from api.errors import status_of
+from api.errors import http_error_json, status_of
 from api.web import formfields
 from api.web import session as cookies
 from workflows.cases.lifecycle import CASE_READERS
@@ -28,6 +29,7 @@ from workflows.infra.settings import REPO_ROOT, Settings
 from workflows.outbox import notifications
 from workflows.people.access import Actor
 from workflows.people.accounts import actor_for
+from workflows.people.directory import People
 from workflows.people.roles import CASEWORK_ROLES, role_label
 
 TEMPLATES = Jinja2Templates(directory=str(REPO_ROOT / "templates" / "pages"))
@@ -50,13 +52,50 @@ class LoginRequired(Exception):
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {403: "无权操作", 404: "找不到页面", 409: "操作冲突", 422: "填写有误"}
+    titles = {
+        400: "请求有误",
+        401: "请先登录",
+        403: "无权操作",
+        404: "找不到页面",
+        405: "无法打开该地址",
+        409: "操作冲突",
+        413: "内容过大",
+        422: "填写有误",
+    }
     return TEMPLATES.TemplateResponse(
         request,
         "error.html",
         {"title": titles.get(status, "出错了"), "message": message, "nav": [], "user": None},
         status_code=status,
     )
+
+
+HTTP_PAGE_MESSAGES = {
+    404: "找不到该页面，可能地址有误或内容已被移除。",
+    405: "该地址只用于提交表单，不能直接打开。",
+    413: "提交的内容过大（上限 12 MB），请删减后重试。",
+}
+# a form's address opened directly (a reload, a bookmark): the page the form belongs to
+PAGE_BEHIND = {"/reports": "/reports/new", "/logout": "/login", "/login": "/login"}
+
+
+def page_behind(path: str) -> str:
+    """The page whose form posts to ``path``: its parent address, or a named one."""
+    if path in PAGE_BEHIND:
+        return PAGE_BEHIND[path]
+    if path.startswith("/notifications/"):
+        return "/notifications"
+    return path.rsplit("/", 1)[0] or "/"
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """HTTP-level failures: JSON under /api; elsewhere a Chinese page, or the form's page for a GET."""
+    if request.url.path.startswith("/api"):
+        return http_error_json(exc)
+    if exc.status_code == 405 and request.method in ("GET", "HEAD"):
+        return RedirectResponse(page_behind(request.url.path), status_code=303)
+    message = HTTP_PAGE_MESSAGES.get(exc.status_code, "请求无法处理，请返回重试。")
+    return error_page(request, exc.status_code, message)
 
 
 def _login_redirect(request: Request, message: str) -> Response:
@@ -151,6 +190,7 @@ class Page:
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         base = {
+            "person": People(self.session),
             "user": self.user,
             "actor": self.actor,
             "csrf": self.web.csrf,

@@ -24,7 +24,7 @@ def case_papers(page: PageDep, cases: Iterable[dict[str, Any]]) -> dict[str, Any
         docs, files = documents.case_papers(session=page.session, actor=page.actor, case_id=case["id"])
         found["documents"] += docs
         found["attachments"] += files
-        found["case_keys"][case["id"]] = case["business_key"]
+        found["case_keys"][case["id"]] = case["case_no"]
     return found
 
 

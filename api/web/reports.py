@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
@@ -134,7 +134,7 @@ def file_report(page: PageDep, form: FormDep) -> Response:
     case_id = _case_id(form)
     existing = page.session.get(Case, case_id)
     if existing is not None and existing.created_by == page.actor.username:
-        return _receipt(page, existing, immediate_danger=bool(existing.data.get("immediate_danger")))
+        return RedirectResponse(f"/reports/{existing.id}", status_code=303)
     if existing is not None:  # an id that is not this person's report: never show it, start afresh
         case_id = str(uuid.uuid4())
 
@@ -168,4 +168,13 @@ def file_report(page: PageDep, form: FormDep) -> Response:
         )
     except PermissionDenied as exc:
         return again(status=403, message=exc.message)
-    return _receipt(page, outcome.case, immediate_danger=bool(data.get("immediate_danger")))
+    return RedirectResponse(f"/reports/{outcome.case.id}", status_code=303)
+
+
+@router.get("/reports/{case_id}", response_class=HTMLResponse)
+def receipt(case_id: str, page: PageDep) -> Response:
+    """The receipt of one's own report, to reopen or print at any time (post/redirect/get)."""
+    case = page.session.get(Case, case_id)
+    if case is None:
+        raise NotFound("找不到该报告", code="case_not_found")
+    return _receipt(page, case, immediate_danger=bool((case.data or {}).get("immediate_danger")))

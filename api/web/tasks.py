@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from api.web import formfields
@@ -16,6 +17,7 @@ from workflows.cases import drafts, human_tasks, views
 from workflows.cases.worklist import process_choices, worklist
 from workflows.children.file_view import declared_fields, timeline_text
 from workflows.infra.errors import ValidationFailed
+from workflows.infra.models import Case, HumanTask
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 PAGE_SIZE = 20
@@ -134,7 +136,7 @@ def complete(task_id: str, page: PageDep, form: FormDep) -> Response:
     key = str(form.get(IDEMPOTENCY_FIELD) or "")[:128] or None
     try:
         with page.session.begin_nested():  # a refused completion leaves nothing behind but the draft
-            result = human_tasks.complete(
+            human_tasks.complete(
                 session=page.session,
                 clock=page.clock,
                 actor=page.actor,
@@ -157,7 +159,30 @@ def complete(task_id: str, page: PageDep, form: FormDep) -> Response:
             message="表单填写有误，请按提示修改后再提交。" if fields else exc.message,
         )
     drafts.discard_drafts(session=page.session, task_id=task_id)
+    return RedirectResponse(f"/tasks/{task_id}/done", status_code=303)
+
+
+@router.get("/tasks/{task_id}/done", response_class=HTMLResponse)
+def task_done(task_id: str, page: PageDep) -> Response:
+    """After completion (post/redirect/get): when it was done and what comes next; reopening is harmless."""
     task = human_tasks.get_task(session=page.session, actor=page.actor, task_id=task_id)
+    if task.status != "completed" or task.completed_at is None:
+        return RedirectResponse(f"/tasks/{task_id}", status_code=303)
+    case = page.session.get(Case, task.case_id)
+    assert case is not None
+    following = page.session.scalars(
+        select(HumanTask)
+        .where(HumanTask.case_id == case.id, HumanTask.created_at >= task.completed_at)
+        .order_by(HumanTask.created_at, HumanTask.id)
+    ).all()
+    result = {
+        "completed_at": task.completed_at,
+        "completed_by": task.completed_by,
+        "next_tasks": [t for t in following if t.status == "ready"],
+        "case_status": case.status,
+        "case_id": case.id,
+        "case_no": case.case_no,
+    }
     return page.render("task_done.html", title="已办结", task=task, result=result)
 
 
@@ -173,7 +198,7 @@ def case_page(case_id: str, page: PageDep) -> Response:
     declared = declared_fields(session=page.session, case_id=case_id)
     return page.render(
         "case.html",
-        title=f"案件 {view['business_key']}",
+        title=f"案件 {view['case_no']}",
         case=view,
         events=timeline_text(session=page.session, events=events),
         context=formfields.describe(view["data"], declared),

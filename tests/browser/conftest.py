@@ -176,9 +176,9 @@ def seed(url: str, bpmn_dir: Path) -> dict[str, Any]:
             task = next(t for t in page.items if t.case_id == outcome.case.id and t.bpmn_id == bpmn_id)
             human_tasks.complete(session=session, clock=clock, actor=actors[who], task_id=task.id, data=data)
         session.commit()
-        business_key = outcome.case.business_key
+        case_no = outcome.case.case_no
     engine.dispose()
-    return {"case_id": outcome.case.id, "business_key": business_key}
+    return {"case_id": outcome.case.id, "case_no": case_no}
 
 
 @dataclass

@@ -55,7 +55,7 @@ def test_director_works_a_task_and_files_a_report_that_reaches_the_center(
     assert page.locator("h1").inner_text() == "我的待办"
     item = page.locator("li.task", has_text="监护评估")
     assert item.locator(".badge-red").inner_text() == "红"
-    assert live_server.seeded["business_key"] in item.inner_text()
+    assert live_server.seeded["case_no"] in item.inner_text()
     check_page(page, "02-tasks")
     item.locator("a").click()
     page.wait_for_url(re.compile(r"/tasks/[0-9a-f-]{36}$"))
@@ -116,7 +116,10 @@ def test_director_works_a_task_and_files_a_report_that_reaches_the_center(
     page.wait_for_load_state("load")
     assert page.locator("h1").inner_text() == "报告已登记"
     business_key = page.locator("dd.key").inner_text()
-    assert re.fullmatch(r"GI-\d{8}-[0-9A-F]{12}", business_key)
+    assert re.fullmatch(r"大足-20\d\d-\d{6}", business_key)
+    assert re.search(r"/reports/[0-9a-f-]{36}$", page.url)  # post/redirect/get: the receipt reopens
+    page.reload()
+    assert page.locator("dd.key").inner_text() == business_key
     receipt = page.locator("main").inner_text()
     assert "未成年人救助保护机构将进行“受理核实”" in receipt
     assert "演示儿童戊" not in receipt and "留守儿童" not in receipt and "困境儿童" not in receipt

@@ -71,7 +71,7 @@ def test_a_new_task_is_staged_in_the_same_transaction(gz: Session, clock: FixedC
         "village_director",
     )
     assert message.dedupe_key.startswith("task_assigned:") and message.delivered_at is None
-    assert "小明" not in message.title + message.body and case.business_key in message.body
+    assert "小明" not in message.title + message.body and case.case_no in message.body
     assert message.created_at == clock.now()
 
 

@@ -64,7 +64,7 @@ def test_issued_document_is_stored_and_logged_with_its_hash(session: Session, cl
         session=session, clock=clock, actor=DIRECTOR, case_id=case.id, kind="report_receipt"
     )
     assert document.sha256 == hashlib.sha256(document.content.encode()).hexdigest()
-    assert case.business_key in document.content and "张三" not in document.content
+    assert case.case_no in document.content and "张三" not in document.content
     event = session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc())
     ).first()

@@ -346,17 +346,17 @@ def test_report_errors_then_receipt_then_the_right_role_sees_it(
     receipt = client.post("/reports", data=data)
     assert receipt.status_code == 200 and "报告已登记" in receipt.text
     case = session.get(Case, case_id)
-    assert case is not None and case.business_key in receipt.text and case.jurisdiction_code == VILLAGE
+    assert case is not None and case.case_no in receipt.text and case.jurisdiction_code == VILLAGE
     assert "未成年人救助保护机构将进行“受理核实”" in receipt.text
     assert (
         "小军" not in receipt.text and "王老师" not in receipt.text
     )  # no child or reporter data on a receipt
     again = client.post("/reports", data=data)  # a repeated submit shows the same receipt
-    assert again.status_code == 200 and case.business_key in again.text
+    assert again.status_code == 200 and case.case_no in again.text
     assert session.scalar(select(func.count()).select_from(Case).where(Case.created_by == "supervisor")) == 1
     web_login("center")
     tasks = client.get("/tasks").text
-    assert case.business_key in tasks and "受理核实" in tasks
+    assert case.case_no in tasks and "受理核实" in tasks
 
 
 def test_report_receipt_never_carries_labels(client: TestClient, web_login: Login) -> None:
@@ -643,12 +643,12 @@ def test_registered_child_file_with_cases_papers_and_a_reason_to_reveal(
     text = page.text
     assert child.file_no in text and "小蓝" in text and "蓝奶奶（祖母）" in text and "孤儿" in text
     assert number not in text and number[:4] + "*" * 10 + number[-4:] in text
-    assert "走访：入户走访，生活正常。" in text and outcome.case.business_key in text and "badge-blue" in text
+    assert "走访：入户走访，生活正常。" in text and outcome.case.case_no in text and "badge-blue" in text
     assert f'href="/documents/{document.id}"' in text and "强制报告受理回执" in text
     shown = client.post(f"/children/{child.id}/reveal", data={"csrf_token": csrf, "reason": "核对户籍信息"})
     assert shown.status_code == 200 and number in shown.text
     printed = client.get(f"/documents/{document.id}")
-    assert printed.status_code == 200 and outcome.case.business_key in printed.text
+    assert printed.status_code == 200 and outcome.case.case_no in printed.text
     assert "出具文书：强制报告受理回执" in client.get(f"/cases/{outcome.case.id}").text
     listing = client.get("/children").text
     assert child.file_no in listing

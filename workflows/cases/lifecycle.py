@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from workflows.cases import messages
 from workflows.cases.actions import Outcome, act, insert_new_case, load_case, process_of
+from workflows.cases.numbers import next_case_no
 from workflows.engine import CaseRun
 from workflows.forms.validator import START_FORM
 from workflows.infra.clock import CST, Clock, FixedClock
@@ -79,6 +80,7 @@ def start_case(
     case = Case(
         id=case_id,
         business_key=_business_key(process_key, case_id, now),
+        case_no=next_case_no(session, jurisdiction_code=jurisdiction_code, now=now),
         process_key=process_key,
         process_version_id=version.id,
         status="running",
@@ -100,6 +102,7 @@ def start_case(
         "child_ref": child_ref,
         "parent_case_id": parent_case_id,
         "business_key": case.business_key,
+        "case_no": case.case_no,
         "digest": run.digest(),
     }
     return insert_new_case(session, case, run, [NewEvent("case_started", actor.username, payload)], now=now)

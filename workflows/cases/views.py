@@ -84,6 +84,7 @@ def case_summary(case: Case) -> dict[str, Any]:
     return {
         "id": case.id,
         "business_key": case.business_key,
+        "case_no": case.case_no,
         "process_key": case.process_key,
         "status": case.status,
         "jurisdiction_code": case.jurisdiction_code,

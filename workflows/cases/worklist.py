@@ -35,7 +35,7 @@ def risk_colour_of() -> Any:
 @dataclass
 class WorkItem:
     task: HumanTask
-    business_key: str
+    case_no: str
     process_name: str
     risk_colour: str | None
     overdue: bool
@@ -63,7 +63,7 @@ def worklist(
     base = select(HumanTask.id).join(Case, Case.id == HumanTask.case_id).where(cond)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     stmt = (
-        select(HumanTask, Case.business_key, colour_expr, ProcessDefinition.name)
+        select(HumanTask, Case.case_no, colour_expr, ProcessDefinition.name)
         .join(Case, Case.id == HumanTask.case_id)
         .outerjoin(ProcessDefinition, ProcessDefinition.key == HumanTask.process_key)
         .where(cond)

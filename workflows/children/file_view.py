@@ -74,7 +74,7 @@ def child_file(
         events = views.history_view(
             session=session, clock=clock, actor=actor, case_id=case_id, endpoint=endpoint
         )
-        timeline += [{**e, "business_key": case["business_key"], "case_id": case_id} for e in events]
+        timeline += [{**e, "case_no": case["case_no"], "case_id": case_id} for e in events]
         for name, schema in declared_fields(session=session, case_id=case_id).items():
             fields.setdefault(name, schema)
     if not cases and require_cases:

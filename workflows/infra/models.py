@@ -74,7 +74,8 @@ class Case(Base):
 
     __tablename__ = "cases"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    business_key: Mapped[str] = mapped_column(String(64), unique=True)
+    business_key: Mapped[str] = mapped_column(String(64), unique=True)  # internal, random
+    case_no: Mapped[str] = mapped_column(String(40))  # 案件编号 people read and say: 大足-2026-000123
     process_key: Mapped[str] = mapped_column(String(64), index=True)
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
     status: Mapped[str] = mapped_column(String(16), index=True)  # running | completed | cancelled
@@ -91,6 +92,17 @@ class Case(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("case_no", name="uq_cases_case_no"),)
+
+
+class CaseCounter(Base):
+    """The last case number given in a county in a year; bumped in the transaction that starts the case."""
+
+    __tablename__ = "case_counters"
+    county_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class HumanTask(Base):

@@ -64,21 +64,21 @@ def _when(instant: datetime | None) -> str:
     return f"{instant.astimezone(CST):%Y-%m-%d %H:%M}" if instant else ""
 
 
-def _text(kind: str, business_key: str, task: HumanTask) -> tuple[str, str]:
+def _text(kind: str, case_no: str, task: HumanTask) -> tuple[str, str]:
     """The Chinese title and body of a notice: ids and the task's name, no child's personal data."""
     when, who, name = _when(task.due_at), role_label(task.role), f"“{task.name}”"
     due = f"，期限 {when}（北京时间）" if task.due_at else ""
     body = {
-        "task_assigned": f"案件 {business_key} 有一项新待办{name}，由{who}办理{due}。",
-        "escalation": f"案件 {business_key} 的办理已超过时限，请{who}督办：{name}{due}。",
-        "task_due_soon": f"案件 {business_key} 的待办{name}将于 {when}（北京时间）到期，请及时办理。",
-        "task_overdue": f"案件 {business_key} 的待办{name}已于 {when}（北京时间）逾期，请尽快办理。",
+        "task_assigned": f"案件 {case_no} 有一项新待办{name}，由{who}办理{due}。",
+        "escalation": f"案件 {case_no} 的办理已超过时限，请{who}督办：{name}{due}。",
+        "task_due_soon": f"案件 {case_no} 的待办{name}将于 {when}（北京时间）到期，请及时办理。",
+        "task_overdue": f"案件 {case_no} 的待办{name}已于 {when}（北京时间）逾期，请尽快办理。",
     }[kind]
     return f"{KINDS[kind]}：{task.name}", body
 
 
-def _row(kind: str, business_key: str, task: HumanTask, now: datetime) -> dict[str, Any]:
-    title, body = _text(kind, business_key, task)
+def _row(kind: str, case_no: str, task: HumanTask, now: datetime) -> dict[str, Any]:
+    title, body = _text(kind, case_no, task)
     return {
         "kind": kind,
         "dedupe_key": f"{kind}:{task.id}",
@@ -101,7 +101,7 @@ def stage(
     if not new_rows:
         return
     kind = "escalation" if any(item.type == "timer_fired" for item in items) else "task_assigned"
-    session.add_all([OutboxMessage(**_row(kind, case.business_key, task, now)) for task in new_rows])
+    session.add_all([OutboxMessage(**_row(kind, case.case_no, task, now)) for task in new_rows])
 
 
 def scan_due(*, session: Session, clock: Clock, window: timedelta = DUE_SOON, limit: int = 500) -> int:
@@ -115,13 +115,13 @@ def scan_due(*, session: Session, clock: Clock, window: timedelta = DUE_SOON, li
         key = literal(f"{kind}:", String) + HumanTask.id
         seen = exists().where(OutboxMessage.dedupe_key == key)
         stmt = (
-            select(HumanTask, Case.business_key)
+            select(HumanTask, Case.case_no)
             .join(Case, Case.id == HumanTask.case_id)
             .where(HumanTask.status == "ready", HumanTask.due_at.is_not(None), cond, ~seen)
             .order_by(HumanTask.due_at)
             .limit(limit)
         )
-        rows = [_row(kind, business_key, task, now) for task, business_key in session.execute(stmt)]
+        rows = [_row(kind, case_no, task, now) for task, case_no in session.execute(stmt)]
         staged += _insert_new(session, rows)
     return staged
 

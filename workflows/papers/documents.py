@@ -69,6 +69,7 @@ def _place(session: Session, code: str) -> str:
 def _receipt(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str, Any]:
     return {
         "business_key": case.business_key,
+        "case_no": case.case_no,
         "received_at": ctx["created"],
         "handling_unit": ctx["place"] + " 未成年人救助保护机构",
     }
@@ -81,6 +82,7 @@ def _petition(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str
         "respondent": data.get("respondent"),
         "child_name": data.get("child_name"),
         "business_key": case.business_key,
+        "case_no": case.case_no,
         "grounds": data.get("petition_grounds") or "（见案件材料）",
         "procuratorate_support": data.get("procuratorate_decision") == "support",
     }
@@ -114,6 +116,7 @@ def _handover(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str
         "from_institution": data.get("county_institution") or data.get("institution_name") or ctx["place"],
         "to_institution": data.get("city_institution") or "市级儿童福利机构",
         "business_key": case.business_key,
+        "case_no": case.case_no,
         "children": [
             {"child_ref": c.get("child_ref", ""), "name": c.get("name", "")}
             for c in listed
@@ -130,6 +133,7 @@ def _referral(case: Case, data: dict[str, Any], ctx: dict[str, str]) -> dict[str
     return {
         "department_label": label or "有关部门",
         "business_key": case.business_key,
+        "case_no": case.case_no,
         "reason": data.get("reason_text") or data.get("referral_reason") or "（见转介材料）",
         "reply_by": data.get("reply_by") or "规定期限",
         "contact": ctx["place"] + " 儿童督导员",
