@@ -17,6 +17,7 @@ from workflows.papers import documents
 
 SAMPLE = {
     "business_key": "GI-20260302-ABCDEF12",
+    "case_no": "大足-2026-000012",
     "received_at": "2026年03月02日",
     "handling_unit": "大足区",
     "court_name": "大足区人民法院",
