@@ -85,7 +85,7 @@ def test_the_migration_numbers_existing_cases_in_order(tmp_path: Path) -> None:
     with engine.begin() as connection:
         config = _config(url)
         config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
+        command.upgrade(config, "0004")
     insert = sa.text(
         "INSERT INTO cases (id, business_key, process_key, process_version_id, status, jurisdiction_code,"
         " state, data, version, last_event_seq, last_event_hash, created_at, created_by, updated_at)"

@@ -1,7 +1,7 @@
 """case numbers people can read (大足-2026-000123) with a per-county, per-year counter; existing cases numbered
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02 03:30:00
 """
 
@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
