@@ -115,13 +115,29 @@ def _diffs(run: CaseRun, new: ParsedProcess, report: MigrationReport) -> list[tu
         for task in workflow.get_tasks(skip_subprocesses=True):
             if task.state & (TaskState.COMPLETED | _OPEN):
                 _check_task(task, spec_diff, report)
-        if workflow is run.workflow:  # finished steps dropped from the tree (engine/pruning.py)
-            for name, taken in sorted(run.pruned.steps.items()):
-                spec = workflow.spec.task_specs.get(name)
-                if spec is not None:
-                    _check_step(spec, True, taken, spec_diff, report)
+        if workflow is run.workflow:
+            _check_pruned(run, new, spec_diff, report)
         result.append((workflow, WorkflowDiff(workflow, spec_diff), target))
     return result
+
+
+def _check_pruned(run: CaseRun, new: ParsedProcess, spec_diff: Any, report: MigrationReport) -> None:
+    """Finished steps dropped from the tree (engine/pruning.py): ``element`` or ``subprocess/element``."""
+    diffs: dict[str | None, tuple[Any, Any]] = {None: (run.workflow.spec, spec_diff)}
+    for name, taken in sorted(run.pruned.steps.items()):
+        sub, _, element = name.rpartition("/")
+        key = sub or None
+        if key not in diffs:
+            old, target = run.process.subprocess_specs.get(sub), new.subprocess_specs.get(sub)
+            if old is None or target is None:
+                report.refuse(f"子流程“{sub}”在新版本中不存在")
+                diffs[key] = (None, None)
+            else:
+                diffs[key] = (old, SpecDiff(_REGISTRY, old, target))
+        old_spec, diff = diffs[key]
+        spec = old_spec.task_specs.get(element) if old_spec is not None else None
+        if spec is not None:
+            _check_step(spec, True, taken, diff, report)
 
 
 def migrate_run(run: CaseRun, new: ParsedProcess, *, now: datetime) -> MigrationReport:

@@ -65,18 +65,34 @@ def prune(workflow: Any, into: Pruned) -> None:
     dropped = [task for tid, task in workflow.tasks.items() if tid not in keep]
     if any(not t.has_state(TaskState.FINISHED_MASK) for t in dropped):  # never drop open work
         return
+    finished: list[tuple[str | None, Any]] = [(None, t) for t in dropped]
+    for task in dropped:
+        if task.id in workflow.subprocesses:  # a finished subprocess goes with its task, and its tasks count
+            finished.extend(_subprocess_tasks(workflow, task))
+    for sub, task in finished:
+        if task.has_state(TaskState.COMPLETED):
+            into.done += 1 if task.task_spec.manual else 0
+            name = task.task_spec.name if sub is None else f"{sub}/{task.task_spec.name}"
+            followers = into.steps.setdefault(name, set())
+            followers.update(c.task_spec.name for c in task.children if c is not None and c.state & _TAKEN)
     for task in dropped:
         if task.id in workflow.subprocesses:
             workflow.delete_subprocess(task)
     for task in dropped:
-        if task.has_state(TaskState.COMPLETED):
-            into.done += 1 if task.task_spec.manual else 0
-            followers = into.steps.setdefault(task.task_spec.name, set())
-            followers.update(c.task_spec.name for c in task.children if c is not None and c.state & _TAKEN)
-    for task in dropped:
         del workflow.tasks[task.id]
     root._children = [common.id]
     common._parent = root.id
+
+
+def _subprocess_tasks(workflow: Any, task: Any) -> list[tuple[str, Any]]:
+    """(subprocess spec name, task) for every task of the subprocess under ``task`` and of those below it."""
+    result: list[tuple[str, Any]] = []
+    stack = [workflow.subprocesses[task.id]]
+    while stack:
+        sub = stack.pop()
+        result.extend((sub.spec.name, t) for t in sub.tasks.values())
+        stack.extend(s for s in workflow.subprocesses.values() if s.parent_workflow is sub)
+    return result
 
 
 def _path(workflow: Any, task: Any) -> list[Any]:
