@@ -21,6 +21,7 @@ from tasks.runtime import unit
 from workflows.infra.clock import CST, Clock
 from workflows.infra.models import Case, Document, HumanTask, Place, ProcessDefinition
 from workflows.papers.rendering import LABELLING_TERMS, environment, labels_in
+from workflows.people.staffing import EXTRA_DIRECTOR_ABOVE, RULE_SOURCE, village_staffing
 
 LOG = logging.getLogger("shouhu.tasks")
 KIND = "annual_report"
@@ -48,6 +49,9 @@ class ReportData:
     processes: list[dict[str, Any]] = field(default_factory=list)
     counties: list[dict[str, Any]] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
+    villages_over: list[dict[str, Any]] = field(default_factory=list)  # 003 §五(五)16
+    staffing_rule: str = RULE_SOURCE
+    extra_director_above: int = EXTRA_DIRECTOR_ABOVE
 
 
 def _year_bounds(year: int) -> tuple[datetime, datetime]:
@@ -124,7 +128,27 @@ def gather(*, session: Session, code: str, level: str, year: int, now: datetime)
     data.totals = {
         k: sum(r[k] for r in data.processes) for k in ("running", "completed", "cancelled", "overdue")
     }
+    data.villages_over = _villages_over(session, code, names)
     return data
+
+
+def _villages_over(session: Session, code: str, names: dict[str, str]) -> list[dict[str, Any]]:
+    """Villages with more than 30 children in care on the register (003 §五(五)16), as they stand now."""
+    rows = []
+    for village, figures in village_staffing(session, code).items():
+        if figures.children_in_care <= EXTRA_DIRECTOR_ABOVE:
+            continue
+        rows.append(
+            {
+                "code": village,
+                "name": neutral(names.get(village, village)),
+                "township": neutral(names.get(village[:9], "")),
+                "children": figures.children_in_care,
+                "directors": figures.directors,
+                "short": figures.needs_extra_director,
+            }
+        )
+    return rows
 
 
 @lru_cache(maxsize=1)

@@ -371,9 +371,52 @@ def test_annual_form_needs_the_training_when_the_worker_stays() -> None:
     assert form.validate({"employment_status": "left"}) == {"employment_status": "left"}
 
 
+def _extra_director_run(children: int, directors: int) -> CaseRun:
+    clock = FixedClock(START)
+    run = _start(clock, {**DIRECTOR, "children_in_care": children, "directors_in_post": directors})
+    return run
+
+
+@pytest.mark.parametrize(
+    ("children", "directors", "offered"), [(31, 1, True), (31, 0, True), (30, 1, False), (45, 2, False)]
+)
+def test_003_5_5_16_a_village_over_30_children_is_offered_an_extra_director(
+    children: int, directors: int, offered: bool
+) -> None:
+    """003 §五(五)16: more than 30 children in care and fewer than two directors → the village committee is
+    asked to consider making this appointment an additional director before appointing."""
+    run = _extra_director_run(children, directors)
+    if not offered:
+        assert _open(run) == [("appoint_director", "village_committee")]
+        return
+    assert _open(run) == [("consider_extra_director", "village_committee")]
+    [task] = run.open_tasks()
+    assert task.name == "研究增配儿童主任"
+    assert "超过30人" in PROCESS.user_tasks["consider_extra_director"].instructions
+    with pytest.raises(ValidationFailed):
+        PROCESS.forms.require("consider_extra_director").validate(
+            {"extra_director_decision": "not_now", "decided_on": "2026-03-02"}
+        )
+    _do(
+        run,
+        "consider_extra_director",
+        {"extra_director_decision": "additional", "decided_on": "2026-03-02"},
+        FixedClock(START),
+    )
+    assert _open(run) == [("appoint_director", "village_committee")]
+
+
 def test_every_sequence_flow_is_taken() -> None:
     flows = model_flows(FOLDER / "process.bpmn")
     taken: set[str] = set()
     taken |= taken_flows(director_path(FixedClock(START)).workflow, flows)
     taken |= taken_flows(supervisor_path(FixedClock(START)).workflow, flows)
+    run = _extra_director_run(31, 1)
+    _do(
+        run,
+        "consider_extra_director",
+        {"extra_director_decision": "additional", "decided_on": "2026-03-02"},
+        FixedClock(START),
+    )
+    taken |= taken_flows(run.workflow, flows)
     assert set(flows) - taken == set()

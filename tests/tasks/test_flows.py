@@ -15,9 +15,10 @@ from tests.tasks.conftest import CITY, COUNTY, OTHER_COUNTY, OTHER_VILLAGE, VILL
 from tests.tasks.models import publish_round_models
 from workflows.cases import human_tasks
 from workflows.cases import lifecycle as cases
+from workflows.children import registry
 from workflows.infra.clock import FixedClock
 from workflows.infra.models import Case, Document, HumanTask, ProcessDefinition
-from workflows.people.access import SYSTEM
+from workflows.people.access import SYSTEM, Actor
 
 
 def start_red(session: Session, clock: FixedClock, code: str = VILLAGE) -> Case:
@@ -166,6 +167,37 @@ def test_annual_report_is_written_once_per_city_without_labels(
     assert by_county[COUNTY]["cases"] == 2 and by_county[OTHER_COUNTY]["cases"] == 1
     assert by_county[OTHER_COUNTY]["overdue"] == 1  # its intake was due in 3 days, months ago
     assert data.totals["running"] == 3
+
+
+def test_annual_report_lists_villages_over_30_children_in_care_003_5_5_16(
+    gz: Session, clock: FixedClock, runtime: Runtime
+) -> None:
+    """003 §五(五)16: the city's annual report lists the villages whose children in care exceed 30 and
+    says which of them still have fewer than two directors (figures only, no labels)."""
+    county = Actor("gz_c", frozenset({"county_civil_affairs"}), COUNTY)
+    for village, count in ((VILLAGE, 32), (OTHER_VILLAGE, 31)):
+        for i in range(count):
+            registry.register(
+                session=gz,
+                clock=clock,
+                actor=county,
+                data={"name": f"儿童{i}", "village_code": village, "categories": ["orphan"]},
+            )
+    gz.flush()
+    data = reports.gather(session=gz, code=CITY, level="city", year=2026, now=clock.now())
+    rows = {r["code"]: r for r in data.villages_over}
+    assert rows[VILLAGE] == {
+        "code": VILLAGE,
+        "name": "沙面社区",
+        "township": "沙面街道",
+        "children": 32,
+        "directors": 2,
+        "short": False,
+    }
+    assert rows[OTHER_VILLAGE]["children"] == 31 and rows[OTHER_VILLAGE]["short"] is True
+    html = reports.render(data)
+    assert "四、儿童主任配备情况" in html and "粤民发〔2024〕32号 五(五)16" in html
+    assert "岭南社区" in html and "应增配" in html and "儿童0" not in html
 
 
 def test_province_report_is_due_on_10_december(gz: Session, clock: FixedClock, runtime: Runtime) -> None:

@@ -69,3 +69,17 @@ def test_risk_visits_cases_stay_on_their_version_and_carry_on_there() -> None:
     run = stored(run, old)
     fired = run.fire_timers(now=now + timedelta(days=40)).fired_timers
     assert fired == ["contact_overdue"] and "supervise_overdue" in [t.bpmn_id for t in run.open_tasks()]
+
+
+def test_worker_onboarding_cases_stay_on_their_version() -> None:
+    old, new = versions("worker_onboarding")
+    now = datetime(2026, 3, 2, 1, tzinfo=UTC)
+    data = {"post": "village_director", "username": "zhang_li", "real_name": "张丽", "workplace": "石马村"}
+    run = CaseRun.start(old, case_id=str(uuid.uuid4()), data=data, now=now)
+    assert [t.bpmn_id for t in run.open_tasks()] == ["appoint_director"]
+    report = migrate_run(stored(run, old), new, now=now)
+    assert not report.safe and any("set_parameters" in r for r in report.reasons)
+    run = stored(run, old)
+    appointment = {"appointment_date": "2026-03-02", "background": "committee_member", "post_basis": "first"}
+    do(run, "appoint_director", appointment, now)
+    assert [t.bpmn_id for t in run.open_tasks()] == ["register_worker"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.main import create_app
 from api.web.session import COOKIE
 from tests.web.conftest import VILLAGE, csrf_of
+from workflows.children import registry as children
 from workflows.infra.clock import FixedClock
 from workflows.infra.models import AccessLog, Case, CaseEvent, HumanTask, TaskDraft, User
 from workflows.infra.settings import Settings
@@ -444,6 +446,36 @@ def test_supervisor_overview_puts_villages_behind_first(
     web_login("director")
     response = client.get("/overview")
     assert response.status_code == 403 and "查看辖区概览" in response.text
+
+
+def test_overview_flags_a_village_over_30_children_in_care_003_5_5_16(
+    client: TestClient, web_login: Login, session: Session, clock: FixedClock, actor_of: Callable[[str], Any]
+) -> None:
+    """003 §五(五)16: a village with more than 30 left-behind and difficulty children adds a director; the
+    supervisor's overview counts the registry per village and flags it (30 exactly is not over)."""
+    county = actor_of("county")
+    for village, count in (("500111101201", 30), ("500111101202", 31)):
+        for i in range(count):
+            children.register(
+                session=session,
+                clock=clock,
+                actor=county,
+                data={"name": f"儿童{i}", "village_code": village, "categories": ["left_behind"]},
+            )
+    children.register(
+        session=session, clock=clock, actor=county, data={"name": "无类别", "village_code": "500111101202"}
+    )
+    session.flush()
+    web_login("supervisor")
+    page = main_of(client.get("/overview").text)
+    places = {
+        part.split("<strong>", 1)[1].split("</strong>", 1)[0]: part
+        for part in page.split('<li class="place')[1:]
+    }
+    assert "需关爱服务儿童 31 人" in places["二村"] and "儿童主任 1 名" in places["二村"]
+    assert "应增配儿童主任" in places["二村"] and "五(五)16" in places["二村"]
+    assert "需关爱服务儿童 30 人" in places["一村"] and "应增配儿童主任" not in places["一村"]
+    assert page.index("二村") < page.index("一村")  # the village short of a director comes first
 
 
 def test_user_admin_creates_changes_and_deactivates_accounts(

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows.cases import messages
+from workflows.cases import messages, start_facts
 from workflows.cases.actions import Outcome, act, insert_new_case, load_case, process_of
 from workflows.cases.numbers import next_case_no
 from workflows.engine import CaseRun
@@ -74,7 +74,7 @@ def start_case(
     starters = start_form.schema.get("x-starters")
     if starters:
         require_role(actor, *starters, action=f"开启“{process.name}”案件")
-    clean = start_form.validate(data)
+    clean = start_form.validate(start_facts.fill(session, start_form.schema, data, jurisdiction_code))
     case_id = case_id or str(uuid.uuid4())
     run = CaseRun.start(process, case_id=case_id, data=clean, now=now)
     case = Case(

@@ -17,6 +17,7 @@ from workflows.cases.human_tasks import WORKLIST_ORDER, worklist_condition
 from workflows.infra.clock import Clock
 from workflows.infra.models import Case, HumanTask, Place, ProcessDefinition
 from workflows.people.access import Actor, require_role
+from workflows.people.staffing import EXTRA_DIRECTOR_ABOVE, VillageStaffing, village_staffing
 
 COLOURS = ("red", "yellow", "blue", "green")
 OVERVIEW_ROLES = (
@@ -98,10 +99,15 @@ class PlaceRow:
     running: int = 0
     overdue_tasks: int = 0
     overdue_visits: int = 0
+    staffing: VillageStaffing | None = None  # children in care and directors (003 §五(五)16)
 
     @property
     def behind(self) -> int:
         return self.overdue_tasks + self.overdue_visits
+
+    @property
+    def needs_extra_director(self) -> bool:
+        return self.staffing is not None and self.staffing.needs_extra_director
 
 
 @dataclass
@@ -109,6 +115,7 @@ class Overview:
     rows: list[PlaceRow]
     has_visits: bool
     as_of: datetime
+    extra_director_above: int = EXTRA_DIRECTOR_ABOVE
 
 
 def overview(*, session: Session, clock: Clock, actor: Actor) -> Overview:
@@ -128,6 +135,9 @@ def overview(*, session: Session, clock: Clock, actor: Actor) -> Overview:
     for code, place in places.items():
         if place.level == "village":
             row(code)
+    for code, figures in village_staffing(session, prefix).items():
+        if code in rows or figures.children_in_care:
+            row(code).staffing = figures
     colour_expr = risk_colour_of()
     cases = (
         select(Case.jurisdiction_code, colour_expr, func.count())
@@ -163,5 +173,8 @@ def overview(*, session: Session, clock: Clock, actor: Actor) -> Overview:
         )
         is not None
     )
-    ordered = sorted(rows.values(), key=lambda r: (-r.behind, -r.colours["red"], -r.running, r.code))
+    ordered = sorted(
+        rows.values(),
+        key=lambda r: (-r.behind, -r.needs_extra_director, -r.colours["red"], -r.running, r.code),
+    )
     return Overview(ordered, has_visits, now)
