@@ -10,13 +10,13 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.web import admin, auth, children, papers, reports, tasks
+from api.web import admin, auth, children, compliance, papers, reports, tasks
 from api.web.core import HTMX_DIR, STATIC_DIR, http_error
 
 
 def install(app: FastAPI) -> None:
     """Mount the pages, the stylesheet and the htmx file installed from npm (web/node_modules)."""
-    for module in (auth, tasks, reports, children, papers, admin):
+    for module in (auth, tasks, reports, children, papers, admin, compliance):
         app.include_router(module.router)
     # pages answer HTTP-level failures in Chinese HTML (the API keeps its JSON body)
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]

@@ -41,6 +41,7 @@ STATIC_DIR = REPO_ROOT / "web" / "static"
 HTMX_DIR = REPO_ROOT / "web" / "node_modules" / "htmx.org" / "dist"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 CASE_ROLES = CASEWORK_ROLES
+COMPLIANCE_ROLES = ("auditor", "county_civil_affairs", "city_civil_affairs", "province_civil_affairs")
 
 
 class LoginRequired(Exception):
@@ -176,6 +177,8 @@ class Page:
             items.append(("/children", "儿童档案"))
         if self.actor.has_any(*OVERVIEW_ROLES):
             items.append(("/overview", "辖区概览"))
+        if self.actor.has_any(*COMPLIANCE_ROLES):
+            items.append(("/compliance", "合规核查"))
         if self.actor.has_any("user_admin"):
             items.append(("/users", "账号管理"))
         if self.actor.has_any("process_admin"):

@@ -46,6 +46,7 @@ def record_access(
             case_id=case.id if case else None,
             child_ref=child_ref or (case.child_ref if case else None),
             purpose=purpose,
+            roles=",".join(sorted(actor.roles)),
         )
     )
     session.flush()

@@ -324,6 +324,20 @@ class CaseRun:
             for t in self.workflow.get_tasks(state=TaskState.COMPLETED, manual=True)
         ]
 
+    def trail(self) -> tuple[list[str], list[str]]:
+        """BPMN ids of the elements that ran, and of those open now (ready or waiting), for the diagram."""
+        done: dict[str, None] = {}
+        open_: dict[str, None] = {}
+        for task in self.workflow.get_tasks():
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if not bpmn_id:
+                continue
+            if task.state == TaskState.COMPLETED:
+                done[bpmn_id] = None
+            elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+                open_[bpmn_id] = None
+        return list(done), list(open_)
+
     def digest(self) -> str:
         """A short fingerprint of the observable state, logged with every event."""
         view = {

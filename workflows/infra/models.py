@@ -226,6 +226,9 @@ class AccessLog(Base):
     case_id: Mapped[str | None] = mapped_column(String(36), index=True)
     child_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     purpose: Mapped[str] = mapped_column(String(200), default="")
+    roles: Mapped[str] = mapped_column(
+        String(300), default=""
+    )  # the reader's roles at the time, comma-separated
 
 
 class AccountEvent(Base):
