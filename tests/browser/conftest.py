@@ -56,6 +56,7 @@ PEOPLE = {
     "police": (["police"], COUNTY),
     "supervisor": (["township_supervisor"], TOWNSHIP),
     "admin": (["user_admin"], COUNTY),
+    "auditor": (["auditor"], "50"),
 }
 REPORT = {
     "reporter_type": "village_director",
@@ -175,10 +176,33 @@ def seed(url: str, bpmn_dir: Path) -> dict[str, Any]:
             page = human_tasks.list_tasks(session=session, actor=actors[who], limit=200)
             task = next(t for t in page.items if t.case_id == outcome.case.id and t.bpmn_id == bpmn_id)
             human_tasks.complete(session=session, clock=clock, actor=actors[who], task_id=task.id, data=data)
+        finished = _finished_demo_case(session, clock, actors)
         session.commit()
         case_no = outcome.case.case_no
     engine.dispose()
-    return {"case_id": outcome.case.id, "case_no": case_no}
+    return {"case_id": outcome.case.id, "case_no": case_no, "finished_case": finished}
+
+
+def _finished_demo_case(session: Session, clock: SystemClock, actors: dict[str, Any]) -> dict[str, Any]:
+    """The demo's closed case (a duplicate report), walked step by step by the people of each lane."""
+    from workflows.ops.demo_cases import STORIES
+
+    story = next(s for s in STORIES if s["title"] == "重复报告，已结案")
+    by_role = {next(iter(a.roles)): a for a in actors.values()}
+    case = cases.start_case(
+        session=session,
+        clock=clock,
+        actor=actors["director"],
+        process_key=story["process_key"],
+        data=story["start"],
+        jurisdiction_code=VILLAGE,
+    ).case
+    for bpmn_id, data in story["steps"]:
+        tasks = human_tasks.list_tasks(session=session, actor=SYSTEM, limit=200).items
+        task = next(t for t in tasks if t.case_id == case.id and t.bpmn_id == bpmn_id)
+        human_tasks.complete(session=session, clock=clock, actor=by_role[task.role], task_id=task.id, data=data)
+    assert case.status == "completed"
+    return {"id": case.id, "case_no": case.case_no, "events": case.last_event_seq}
 
 
 @dataclass
