@@ -200,7 +200,9 @@ def _finished_demo_case(session: Session, clock: SystemClock, actors: dict[str, 
     for bpmn_id, data in story["steps"]:
         tasks = human_tasks.list_tasks(session=session, actor=SYSTEM, limit=200).items
         task = next(t for t in tasks if t.case_id == case.id and t.bpmn_id == bpmn_id)
-        human_tasks.complete(session=session, clock=clock, actor=by_role[task.role], task_id=task.id, data=data)
+        human_tasks.complete(
+            session=session, clock=clock, actor=by_role[task.role], task_id=task.id, data=data
+        )
     assert case.status == "completed"
     return {"id": case.id, "case_no": case.case_no, "events": case.last_event_seq}
 

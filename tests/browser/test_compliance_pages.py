@@ -28,7 +28,9 @@ def sign_in_as_auditor(page: Any, server: LiveServer) -> None:
 
 
 def marked(page: Any, marker: str) -> list[str]:
-    return page.eval_on_selector_all(f"#diagram .djs-element.{marker}", "els => els.map(e => e.dataset.elementId)")
+    return page.eval_on_selector_all(
+        f"#diagram .djs-element.{marker}", "els => els.map(e => e.dataset.elementId)"
+    )
 
 
 def wait_for_step(page: Any, seq: int) -> None:
