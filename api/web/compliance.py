@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from api.routes.compliance import signing_keys
 from api.web import formfields
@@ -41,7 +41,7 @@ def history_page(case_id: str, page: PageDep) -> Response:
         ]
     return page.render(
         "history.html",
-        title=f"案件 {case.business_key} 的历史",
+        title=f"案件 {case.case_no} 的历史",
         case=case,
         status_label=STATUS_LABELS.get(case.status, case.status),
         entries=found["entries"],
@@ -118,7 +118,9 @@ def export(case_id: str, page: PageDep) -> Response:
 def overview_page(page: PageDep, place: str | None = None, q: str | None = None) -> Response:
     """Deadlines missed and cases open too long, per place one level down; each number links to its cases."""
     if q:
-        found = page.session.scalar(select(Case).where(Case.business_key == q.strip()))
+        found = page.session.scalar(
+            select(Case).where(or_(Case.case_no == q.strip(), Case.business_key == q.strip()))
+        )
         if found is not None and page.actor.sees(found.jurisdiction_code):
             return RedirectResponse(f"/cases/{found.id}/history", status_code=303)
     here, rows = compliance.overview(session=page.session, clock=page.clock, actor=page.actor, place=place)

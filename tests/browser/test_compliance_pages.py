@@ -46,7 +46,7 @@ def test_auditor_replays_a_finished_case_and_verifies_it(page: Any, live_server:
     page.fill("#q", finished["case_no"])
     page.click("form button:has-text('查看')")
     page.wait_for_url(re.compile(rf"/cases/{finished['id']}/history$"))
-    assert f"案件 {finished['business_key']} 的历史" in page.locator("h1").inner_text()
+    assert f"案件 {finished['case_no']} 的历史" in page.locator("h1").inner_text()
     timeline = page.locator(".hist-timeline").inner_text()
     assert "演示center" in timeline and "auditor" not in timeline and "北京时间" in timeline
 

@@ -98,7 +98,7 @@ def test_deleting_the_last_event_and_fixing_the_case_row_is_detected(
     )
     problems = audit(session)
     assert problems == [
-        f"案件 {case.business_key} 的日志短于检查点 #{latest_id(session)}记录的事件 #{last.seq}：日志末尾被删除"
+        f"案件 {case.case_no} 的日志短于检查点 #{latest_id(session)}记录的事件 #{last.seq}：日志末尾被删除"
     ]
 
 
@@ -143,7 +143,7 @@ def test_a_consistently_rewritten_chain_is_detected(session: Session, clock: Fix
     result = verify_all(session, KEYS)
     assert result.failed == []  # the per-case checks alone pass …
     assert [f.message for f in result.findings] == [  # … the checkpoint does not
-        f"案件 {case.business_key} 的事件 #{case.last_event_seq} 与检查点 #{result.checkpoint.id}记录的哈希不符：日志被改写"  # type: ignore[union-attr]
+        f"案件 {case.case_no} 的事件 #{case.last_event_seq} 与检查点 #{result.checkpoint.id}记录的哈希不符：日志被改写"  # type: ignore[union-attr]
     ]
 
 

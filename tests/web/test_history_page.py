@@ -110,7 +110,7 @@ def test_auditor_navigation_overview_and_access_pages(
     page = client.get("/compliance")
     assert page.status_code == 200 and 'href="/compliance"' in page.text and "合规核查" in page.text
     assert "24小时应急处置" in page.text and "超过预期办理时长" in page.text
-    found = client.get("/compliance", params={"q": case.business_key}, follow_redirects=False)
+    found = client.get("/compliance", params={"q": case.case_no}, follow_redirects=False)
     assert found.status_code == 303 and found.headers["location"] == f"/cases/{case.id}/history"
     client.get(f"/cases/{case.id}/history")
     report = client.get("/compliance/access", params={"case": case.id})

@@ -74,7 +74,7 @@ class Row:
 class Finding:
     metric: str
     case_id: str
-    business_key: str
+    case_no: str
     process_name: str
     code: str
     step: str
@@ -103,7 +103,7 @@ def findings(*, session: Session, clock: Clock, actor: Actor, place: str | None 
         ),
     )
     rows = session.execute(
-        select(HumanTask, Case.business_key, ProcessDefinition.name)
+        select(HumanTask, Case.case_no, ProcessDefinition.name)
         .join(Case, Case.id == HumanTask.case_id)
         .outerjoin(ProcessDefinition, ProcessDefinition.key == Case.process_key)
         .where(HumanTask.jurisdiction_code.startswith(code), missed)
@@ -137,7 +137,7 @@ def _open_too_long(session: Session, now: datetime, code: str) -> list[Finding]:
     rows = session.execute(
         select(
             Case.id,
-            Case.business_key,
+            Case.case_no,
             Case.process_key,
             Case.jurisdiction_code,
             Case.created_at,

@@ -17,9 +17,10 @@ from workflows.cases.replay import replay_to
 from workflows.cases.views import record_access, redact
 from workflows.infra.clock import Clock, iso_utc
 from workflows.infra.errors import NotFound
-from workflows.infra.models import Case, CaseEvent, HumanTask, Place, ProcessVersion, User
+from workflows.infra.models import Case, CaseEvent, HumanTask, ProcessVersion
 from workflows.log.events import events_of
-from workflows.people.access import SYSTEM_USERNAME, Actor
+from workflows.people.access import Actor
+from workflows.people.directory import person_labels
 from workflows.people.roles import role_label
 
 EVENT_LABELS = {
@@ -47,27 +48,6 @@ def span(delta: timedelta) -> str:
     hours, mins = divmod(rest, 60)
     parts = [f"{days}天" if days else "", f"{hours}小时" if hours else "", f"{mins}分钟" if mins else ""]
     return "".join(parts) or "不到1分钟"
-
-
-def people_labels(
-    session: Session, usernames: set[str], roles: dict[str, str] | None = None
-) -> dict[str, str]:
-    """Each account as its real name and unit: 王芳（金龙村 · 儿童主任）; never the login name."""
-    users = {u.username: u for u in session.scalars(select(User).where(User.username.in_(usernames)))}
-    codes = {u.jurisdiction_code for u in users.values()}
-    places = {p.code: p.name for p in session.scalars(select(Place).where(Place.code.in_(codes)))}
-    labels = {SYSTEM_USERNAME: "系统（自动）"}
-    for name in usernames - {SYSTEM_USERNAME}:
-        user = users.get(name)
-        if user is None:
-            labels[name] = "（账号已不存在）"
-            continue
-        role = (roles or {}).get(name) or (user.roles[0] if user.roles else "")
-        unit = " · ".join(
-            x for x in (places.get(user.jurisdiction_code, user.jurisdiction_code), role_label(role)) if x
-        )
-        labels[name] = f"{user.display_name}（{unit}）"
-    return labels
 
 
 @dataclass
@@ -112,8 +92,7 @@ def case_history(
     events = events_of(session, case.id)
     tasks = {t.id: t for t in session.scalars(select(HumanTask).where(HumanTask.case_id == case.id))}
     now = clock.now()
-    roles = {t.completed_by: t.role for t in tasks.values() if t.completed_by}
-    labels = people_labels(session, {e.actor for e in events}, roles)
+    labels = person_labels(session, {e.actor for e in events})
     entries = [_entry(session, actor, case, e, tasks, labels, now) for e in events]
     deadlines = [d for t in sorted(tasks.values(), key=lambda t: t.created_at) if (d := deadline_of(t, now))]
     return {

@@ -14,12 +14,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from workflows.cases import lifecycle as cases
-from workflows.cases.history import people_labels
 from workflows.cases.views import record_access
 from workflows.infra.clock import CST, Clock
 from workflows.infra.errors import NotFound
 from workflows.infra.models import AccessLog, Case, Child
 from workflows.people.access import Actor, require_role, require_visible
+from workflows.people.directory import person_labels
 from workflows.people.roles import role_label
 
 REVIEWERS = ("auditor", "county_civil_affairs", "city_civil_affairs", "province_civil_affairs")
@@ -120,7 +120,7 @@ def _annotate(session: Session, rows: list[AccessLog]) -> list[Read]:
         )
     )
     bursts = burst_instants(around)
-    labels = people_labels(session, users)
+    labels = person_labels(session, users)
     reads = []
     for row in rows:
         flags = []

@@ -325,8 +325,8 @@ class CaseRun:
         ]
 
     def trail(self) -> tuple[list[str], list[str]]:
-        """BPMN ids of the elements that ran, and of those open now (ready or waiting), for the diagram."""
-        done: dict[str, None] = {}
+        """BPMN ids of the elements that ran (in the tree, or pruned from it) and of those open now."""
+        done: dict[str, None] = dict.fromkeys(sorted(self.pruned.steps))
         open_: dict[str, None] = {}
         for task in self.workflow.get_tasks():
             bpmn_id = getattr(task.task_spec, "bpmn_id", None)

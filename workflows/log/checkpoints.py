@@ -119,9 +119,7 @@ def _check_batch(session: Session, label: str, heads: Sequence[tuple[Any, ...]])
     ids = [h[0] for h in heads]
     cases = {
         row.id: row
-        for row in session.execute(
-            select(Case.id, Case.business_key, Case.last_event_seq).where(Case.id.in_(ids))
-        )
+        for row in session.execute(select(Case.id, Case.case_no, Case.last_event_seq).where(Case.id.in_(ids)))
     }
     logged = dict(
         ((row.case_id, row.seq), row.hash)
@@ -139,7 +137,7 @@ def _check_batch(session: Session, label: str, heads: Sequence[tuple[Any, ...]])
                 Finding(case_id, f"案件 {case_id} 在{label}中（至事件 #{seq}），但已不存在：案件被删除")
             )
             continue
-        name = case.business_key
+        name = case.case_no
         if case.last_event_seq < seq or (case_id, seq) not in logged and seq > 0:
             findings.append(
                 Finding(case_id, f"案件 {name} 的日志短于{label}记录的事件 #{seq}：日志末尾被删除")

@@ -50,7 +50,7 @@ def verify_all(session: Session, keys: SigningKeys | None) -> AuditResult:
         result.total += 1
         report = verify_case(session, case)
         if not report.ok:
-            result.failed.append((case.business_key, report))
+            result.failed.append((case.case_no, report))
     result.checkpoint = checkpoints.latest(session)
     if result.checkpoint is not None:
         if keys is None:

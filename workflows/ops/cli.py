@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from workflows.infra.clock import SystemClock
@@ -219,7 +219,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     with Session(engine) as session:
         case = session.get(Case, args.case) or session.scalar(
-            select(Case).where(Case.business_key == args.case)
+            select(Case).where(or_(Case.case_no == args.case, Case.business_key == args.case))
         )
         if case is None:
             sys.exit(f"找不到案件 {args.case}")
@@ -228,9 +228,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         except DomainError as exc:
             sys.exit(exc.message)
         session.commit()
-    target = Path(args.out or f"{case.business_key}.shouhu.json")
+    target = Path(args.out or f"{case.case_no}.shouhu.json")
     target.write_bytes(raw)
-    print(f"已导出案件 {case.business_key} 到 {target}（{len(raw)} 字节）。")
+    print(f"已导出案件 {case.case_no} 到 {target}（{len(raw)} 字节）。")
     return 0
 
 

@@ -56,6 +56,7 @@ def build_body(session: Session, case: Case, *, exported_at: str, exported_by: s
         "case": {
             "id": case.id,
             "business_key": case.business_key,
+            "case_no": case.case_no,
             "process_key": case.process_key,
             "process_version": pinned.content_hash,
             "status": case.status,
