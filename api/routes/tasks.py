@@ -21,14 +21,27 @@ def list_tasks(
     mine: bool = False,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
+    after: str | None = Query(None, max_length=120),
 ) -> dict[str, Any]:
-    """本人角色和辖区的待办（含本人已认领的），按期限排序。"""
+    """本人角色和辖区的待办（含本人已认领的），按期限排序。
+
+    翻页：把上一页的 ``next`` 作为 ``after`` 传入（按期限接续，不重不漏）；``offset`` 仍可用。
+    ``total`` 最多数到 1000，更多时 ``total_more`` 为 true。
+    """
     page = human_tasks.list_tasks(
-        session=session, actor=actor, process_key=process_key, mine=mine, limit=limit, offset=offset
+        session=session,
+        actor=actor,
+        process_key=process_key,
+        mine=mine,
+        limit=limit,
+        offset=offset,
+        after=after,
     )
     return {
         "items": [views.task_summary(t) for t in page.items],
         "total": page.total,
+        "total_more": page.more,
+        "next": page.next,
         "limit": limit,
         "offset": offset,
         "certified": actor.certified,

@@ -14,6 +14,7 @@ from api.web import formfields
 from api.web.core import COLOURS, PageDep, WebRoute, notifications, verify_csrf
 from api.web.papers import case_papers
 from workflows.cases import drafts, human_tasks, views
+from workflows.cases.listing import COUNT_CAP
 from workflows.cases.worklist import process_choices, worklist
 from workflows.children.file_view import declared_fields, timeline_text
 from workflows.infra.errors import ValidationFailed
@@ -53,9 +54,9 @@ def task_list(
         "tasks.html",
         title="我的待办",
         items=items,
-        total=total,
+        total=f"{COUNT_CAP}+" if total > COUNT_CAP else total,
         p=p,
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        pages=max((min(total, COUNT_CAP) + PAGE_SIZE - 1) // PAGE_SIZE, 1),
         process=process,
         colour=colour,
         processes=process_choices(session=page.session),

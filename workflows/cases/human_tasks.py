@@ -7,11 +7,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workflows.cases.actions import act, load_case, process_of
+from workflows.cases.listing import (
+    COUNT_CAP,
+    READY,
+    Branch,
+    Cursor,
+    bounded_count,
+    page_rows,
+    place_condition,
+)
 from workflows.engine import CaseRun
 from workflows.forms.validator import Form
 from workflows.infra.clock import Clock, iso_utc
@@ -25,7 +34,9 @@ from workflows.people.roles import role_label
 @dataclass
 class TaskPage:
     items: list[HumanTask]
-    total: int
+    total: int  # counted up to listing.COUNT_CAP
+    more: bool = False  # there are more than COUNT_CAP
+    next: str | None = None  # the cursor of the page after this one (``after=``), None on the last page
 
 
 def uncovered_villages(session: Session, township: str) -> list[str]:
@@ -35,7 +46,7 @@ def uncovered_villages(session: Session, township: str) -> list[str]:
             select(HumanTask.jurisdiction_code)
             .distinct()
             .where(
-                HumanTask.status == "ready",
+                READY,
                 HumanTask.role == "village_director",
                 HumanTask.jurisdiction_code.startswith(township),
             )
@@ -55,21 +66,6 @@ def uncovered_villages(session: Session, township: str) -> list[str]:
     return sorted(code for code in waiting if not any(code.startswith(d) for d in directors))
 
 
-def worklist_filter(session: Session, actor: Actor) -> Any:
-    """The SQL condition for the tasks an actor may work on: their roles, inside their jurisdiction.
-
-    A township supervisor also takes the village-director tasks of villages that have no certified director.
-    """
-    cond = HumanTask.role.in_(sorted(actor.roles)) & HumanTask.jurisdiction_code.startswith(
-        actor.jurisdiction
-    )
-    if "township_supervisor" in actor.roles and not actor.is_system:
-        villages = uncovered_villages(session, actor.jurisdiction)
-        if villages:
-            cond |= (HumanTask.role == "village_director") & HumanTask.jurisdiction_code.in_(villages)
-    return cond
-
-
 def may_work(session: Session, actor: Actor, task: HumanTask) -> bool:
     """The actor holds the task's role, or stands in for a village that has no certified director."""
     if actor.has_any(task.role):
@@ -81,23 +77,24 @@ def may_work(session: Session, actor: Actor, task: HumanTask) -> bool:
     )
 
 
-# The worklist's order: due first (no due time last), then oldest.
-WORKLIST_ORDER = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
-
-
-def worklist_condition(
-    session: Session,
-    actor: Actor,
-    *,
-    status: str = "ready",
-    mine: bool = False,
-    process_key: str | None = None,
-) -> Any:
-    """Tasks the actor may work: role and place (or standing in), unclaimed or theirs; None before certification."""
+def work_branches(session: Session, actor: Actor, status: str = "ready") -> list[Branch] | None:
+    """The index ranges of the tasks an actor may work: each of their roles in their place, and the villages
+    without a certified director a township supervisor stands in for; None before certification."""
     if not actor.certified:
         return None
-    cond = (HumanTask.status == status) & worklist_filter(session, actor)
-    cond &= or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username)
+    place = place_condition(actor.jurisdiction)
+    branches = [Branch(role, place, status) for role in sorted(actor.roles)]
+    stands_in = "township_supervisor" in actor.roles and "village_director" not in actor.roles
+    if stands_in and not actor.is_system:
+        villages = uncovered_villages(session, actor.jurisdiction)
+        if villages:
+            branches.append(Branch("village_director", HumanTask.jurisdiction_code.in_(villages), status))
+    return branches
+
+
+def work_filter(actor: Actor, *, mine: bool = False, process_key: str | None = None) -> Any:
+    """Within the ranges: unclaimed or the actor's own (only their own when ``mine``), of one process."""
+    cond = or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username)
     if mine:
         cond &= HumanTask.assignee == actor.username
     if process_key:
@@ -114,20 +111,31 @@ def list_tasks(
     mine: bool = False,
     limit: int = 50,
     offset: int = 0,
+    after: str | None = None,
 ) -> TaskPage:
-    """Ready (or claimed) tasks for the actor's roles and jurisdiction, by due time; no workflow is loaded."""
-    cond = worklist_condition(session, actor, status=status, mine=mine, process_key=process_key)
-    if cond is None:
+    """Ready (or claimed) tasks for the actor's roles and jurisdiction, by due time; no workflow is loaded.
+
+    ``after`` (the ``next`` of the previous page) continues after its last row and ignores ``offset``.
+    """
+    branches = work_branches(session, actor, status)
+    if branches is None:
         return TaskPage([], 0)
-    total = session.scalar(select(func.count()).select_from(HumanTask).where(cond)) or 0
-    stmt = (
-        select(HumanTask)
-        .where(cond)
-        .order_by(*WORKLIST_ORDER)
-        .limit(min(max(limit, 1), 200))
-        .offset(max(offset, 0))
+    extra = work_filter(actor, mine=mine, process_key=process_key)
+    cursor = Cursor.parse(after) if after else None
+    limit = min(max(limit, 1), 200)
+    rows = page_rows(
+        session,
+        branches,
+        lambda cond: select(HumanTask).where(cond),
+        extra=extra,
+        limit=limit,
+        offset=0 if cursor else max(offset, 0),
+        cursor=cursor,
     )
-    return TaskPage(list(session.scalars(stmt)), int(total))
+    items = [row[0] for row in rows]
+    total = bounded_count(session, branches, extra=extra)
+    following = Cursor.of(items[-1]).text() if len(items) == limit else None
+    return TaskPage(items, min(total, COUNT_CAP), total > COUNT_CAP, following)
 
 
 def get_task(*, session: Session, actor: Actor, task_id: str) -> HumanTask:

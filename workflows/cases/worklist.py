@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows.cases.human_tasks import WORKLIST_ORDER, worklist_condition
+from workflows.cases.human_tasks import work_branches, work_filter
+from workflows.cases.listing import bounded_count, page_rows
 from workflows.infra.clock import Clock
 from workflows.infra.models import Case, HumanTask, Place, ProcessDefinition
 from workflows.people.access import Actor, require_role
@@ -52,34 +53,41 @@ def worklist(
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[list[WorkItem], int]:
-    """The tasks ``human_tasks.list_tasks`` gives the actor, with case colours and a colour filter."""
-    cond = worklist_condition(session, actor, process_key=process_key)
-    if cond is None:
+    """The tasks ``human_tasks.list_tasks`` gives the actor, with case colours and a colour filter.
+
+    The total is counted up to ``listing.COUNT_CAP + 1`` (more than the cap: show "1000+").
+    """
+    branches = work_branches(session, actor)
+    if branches is None:
         return [], 0
+    extra = work_filter(actor, process_key=process_key)
     colour_expr = risk_colour_of()
     if colour == "none":
-        cond &= colour_expr.is_(None)
+        extra &= colour_expr.is_(None)
     elif colour:
-        cond &= colour_expr == colour
-    base = select(HumanTask.id).join(Case, Case.id == HumanTask.case_id).where(cond)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    stmt = (
-        select(HumanTask, Case.case_no, colour_expr, ProcessDefinition.name)
-        .join(Case, Case.id == HumanTask.case_id)
-        .outerjoin(ProcessDefinition, ProcessDefinition.key == HumanTask.process_key)
-        .where(cond)
-        .order_by(*WORKLIST_ORDER)
-        .limit(min(max(limit, 1), 200))
-        .offset(max(offset, 0))
+        extra &= colour_expr == colour
+
+    def build(cond: Any) -> Any:
+        return (
+            select(HumanTask, Case.case_no, colour_expr, ProcessDefinition.name)
+            .join(Case, Case.id == HumanTask.case_id)
+            .outerjoin(ProcessDefinition, ProcessDefinition.key == HumanTask.process_key)
+            .where(cond)
+        )
+
+    rows = page_rows(
+        session, branches, build, extra=extra, limit=min(max(limit, 1), 200), offset=max(offset, 0)
     )
+    join = (lambda stmt: stmt.join(Case, Case.id == HumanTask.case_id)) if colour else None
+    total = bounded_count(session, branches, extra=extra, join=join)
     now = clock.now()
     items = [
         WorkItem(
             task, key, name or task.process_key, colour_value, task.due_at is not None and task.due_at < now
         )
-        for task, key, colour_value, name in session.execute(stmt)
+        for task, key, colour_value, name in rows
     ]
-    return items, int(total)
+    return items, total
 
 
 def process_choices(*, session: Session) -> list[tuple[str, str]]:

@@ -16,8 +16,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from workflows.infra.queueing import listing_indexes, place_prefixes, queue_instant
 
 
 class Base(DeclarativeBase):
@@ -123,11 +126,20 @@ class HumanTask(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_by: Mapped[str | None] = mapped_column(String(64))
+    # the work lists' columns, filled on insert (infra/queueing.py)
+    city_code: Mapped[str | None] = mapped_column(String(4))
+    county_code: Mapped[str | None] = mapped_column(String(6))
+    township_code: Mapped[str | None] = mapped_column(String(9))
+    queue_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (
-        Index("ix_human_tasks_worklist", "status", "role", "jurisdiction_code", "due_at"),
-        Index("ix_human_tasks_due", "status", "due_at"),
-    )
+    __table_args__ = (*listing_indexes(), Index("ix_human_tasks_due", "status", "due_at"))
+
+
+@event.listens_for(HumanTask, "before_insert")
+def _fill_listing_columns(_mapper: Any, _connection: Any, task: HumanTask) -> None:
+    for column, value in place_prefixes(task.jurisdiction_code or "").items():
+        setattr(task, column, value)
+    task.queue_at = queue_instant(task.due_at, task.created_at)
 
 
 class ChainedRecord:
