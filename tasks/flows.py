@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.schedules import Cron, Interval
 
 from tasks import jobs, reports, rounds
@@ -27,11 +28,14 @@ def _log() -> Any:
         return logging.getLogger("shouhu.tasks")
 
 
-@flow(name="timer_sweep", description="触发到期的流程定时器（逐案件一个事务）")
-def timer_sweep(limit: int = 500) -> dict[str, Any]:
-    """Fire every due case's timers; a failing case is logged and skipped."""
+@flow(name="timer_sweep", description="触发到期的流程定时器（逐案件一个事务，直到没有到期案件或时限用完）")
+def timer_sweep(limit: int = 500, budget: float = jobs.SWEEP_BUDGET_SECONDS) -> dict[str, Any]:
+    """Fire every due case's timers until none is due (or the budget is spent); a failing case is logged
+    and skipped."""
     rt = current()
-    return asdict(jobs.sweep_timers(sessions=rt.sessions, clock=rt.clock, limit=limit, log=_log()))
+    return asdict(
+        jobs.sweep_timers(sessions=rt.sessions, clock=rt.clock, limit=limit, budget=budget, log=_log())
+    )
 
 
 @flow(name="deliver_notifications", description="把待发送的通知投递到站内收件箱和 webhook")
@@ -95,6 +99,12 @@ def schedules() -> list[tuple[Any, str, list[Any], dict[str, Any]]]:
     ]
 
 
+# A sweep may take longer than its one-minute schedule (a backlog after an outage): the next run is
+# cancelled instead of sweeping the same cases beside it. The same for the outbox drain.
+ONE_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+SINGLE = ("timer-sweep", "deliver-notifications")
+
+
 def deployments() -> list[Any]:
     """The deployments ``prefect.serve`` runs in-process (the embedded default)."""
     # _sync: Prefect would hand back a coroutine when an event loop happens to run in this thread.
@@ -105,6 +115,7 @@ def deployments() -> list[Any]:
             parameters=params,
             description=fl.description,
             paused=False,
+            concurrency_limit=ONE_AT_A_TIME if name in SINGLE else None,
             _sync=True,
         )
         for fl, name, sched, params in schedules()

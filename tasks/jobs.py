@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +22,9 @@ from workflows.outbox import notifications
 from workflows.outbox.notifications import PostResult, Webhook
 
 LOG = logging.getLogger("shouhu.tasks")
+# A sweep stops taking new cases after this long; the next scheduled sweep carries on (flows.py runs one
+# sweep at a time).
+SWEEP_BUDGET_SECONDS = 240.0
 
 
 @dataclass
@@ -27,6 +32,7 @@ class SweepReport:
     fired: int = 0
     idle: int = 0
     failed: list[str] = field(default_factory=list)
+    out_of_time: bool = False  # the budget ran out with cases still due: the next sweep goes on
 
 
 @dataclass
@@ -43,21 +49,36 @@ def sweep_timers(
     sessions: sessionmaker[Session],
     clock: Clock,
     limit: int = 500,
-    max_batches: int = 20,
+    budget: float = SWEEP_BUDGET_SECONDS,
     log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOG,
 ) -> SweepReport:
-    """Fire the due timers of every due case, each case in its own transaction; a failure skips that case."""
+    """Fire the due timers of every due case, each case in its own transaction; a failure skips that case.
+
+    Runs until no case is due or ``budget`` seconds have passed. Cases are taken in batches of ``limit``
+    in the order of their due instant, each batch after the last case of the one before, so a case that
+    failed or had nothing to fire (another sweeper was first) is not taken again by this sweep.
+    """
     report = SweepReport()
-    for _ in range(max_batches):
+    deadline = time.monotonic() + budget
+    after: tuple[datetime, str] | None = None
+    while True:
         with unit(sessions) as session:
-            ids = cases.due_case_ids(session=session, clock=clock, limit=limit, skip=report.failed)
-        before = report.fired
-        for case_id in ids:
+            due = cases.due_cases(session=session, clock=clock, limit=limit, after=after)
+        for due_at, case_id in due:
+            if time.monotonic() > deadline:
+                report.out_of_time = True
+                break
             _fire_one(sessions, clock, case_id, report, log)
-        if len(ids) < limit or report.fired == before:
+            after = (due_at, case_id)
+        if report.out_of_time or len(due) < limit:
             break
-    if report.fired or report.failed:
-        log.info("定时器巡检：触发 %d 个案件，失败 %d 个", report.fired, len(report.failed))
+    if report.fired or report.failed or report.out_of_time:
+        log.info(
+            "定时器巡检：触发 %d 个案件，失败 %d 个%s",
+            report.fired,
+            len(report.failed),
+            "，时限已到，其余下次巡检继续" if report.out_of_time else "",
+        )
     return report
 
 

@@ -243,14 +243,14 @@ def test_due_timer_is_fired_by_the_sweep_once(session: Session, clock: FixedCloc
     case = start(session, clock)
     grade(session, clock, 99)
     session.flush()
-    assert cases.due_case_ids(session=session, clock=clock) == []
+    assert cases.due_cases(session=session, clock=clock) == []
     clock.advance(hours=24, seconds=1)
-    assert cases.due_case_ids(session=session, clock=clock) == [case.id]
+    assert [cid for _, cid in cases.due_cases(session=session, clock=clock)] == [case.id]
     outcome = cases.fire_due_timers(session=session, clock=clock, case_id=case.id)
     session.flush()
     assert outcome is not None and outcome.events[0].payload["fired"] == ["check_overdue"]
     assert cases.fire_due_timers(session=session, clock=clock, case_id=case.id) is None
-    assert cases.due_case_ids(session=session, clock=clock) == []
+    assert cases.due_cases(session=session, clock=clock) == []
     county = Actor("county", frozenset({"county_civil_affairs"}), "500111")
     assert only_task(session, county).bpmn_id == "escalate"
     assert events(session, case).count("timer_fired") == 1

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from workflows.cases import messages, start_facts
@@ -135,14 +134,17 @@ def fire_due_timers(*, session: Session, clock: Clock, case_id: str) -> Outcome 
     return act(session, case_id=case_id, now=now, actor="system", step=lambda c, r: [])
 
 
-def due_case_ids(
-    *, session: Session, clock: Clock, limit: int = 500, skip: Collection[str] = ()
-) -> list[str]:
-    """Running cases whose earliest timer is due, by the indexed due-time column (``skip``: failed ones)."""
-    stmt = select(Case.id).where(Case.status == "running", Case.next_due_at < clock.now())
-    if skip:
-        stmt = stmt.where(Case.id.not_in(list(skip)))
-    return list(session.scalars(stmt.order_by(Case.next_due_at).limit(limit)))
+def due_cases(
+    *, session: Session, clock: Clock, limit: int = 500, after: tuple[datetime, str] | None = None
+) -> list[tuple[datetime, str]]:
+    """(due instant, id) of running cases whose earliest timer is due, in that order (by the indexed
+    due-time column), starting after ``after`` (the last case of the previous batch)."""
+    stmt = select(Case.next_due_at, Case.id).where(Case.status == "running", Case.next_due_at < clock.now())
+    if after is not None:
+        stmt = stmt.where(
+            or_(Case.next_due_at > after[0], and_(Case.next_due_at == after[0], Case.id > after[1]))
+        )
+    return [(due, cid) for due, cid in session.execute(stmt.order_by(Case.next_due_at, Case.id).limit(limit))]
 
 
 def send_message(
