@@ -27,10 +27,12 @@ from workflows.infra.models import ProcessVersion, User
 from workflows.infra.settings import REPO_ROOT
 from workflows.people.access import Actor, require_role
 from workflows.people.accounts import actor_for
+from workflows.people.directory import person_labels
 from workflows.processes import versions
 
 ADMIN_ROLE = versions.ADMIN_ROLE
 NODE_MODULES = REPO_ROOT / "web" / "node_modules"
+BUILT = NODE_MODULES / ".shouhu-build"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 router = APIRouter(prefix="/api/process-models", tags=["流程版本 process models"], responses=ERRORS)
@@ -48,6 +50,8 @@ def install(app: FastAPI) -> None:
             StaticFiles(directory=NODE_MODULES / package / "dist", check_dir=False),
             name=f"vendor-{package}",
         )
+    # dmn-js rebuilt for production by web/build.mjs (its published bundle carries Inferno's development build)
+    app.mount("/vendor/build", StaticFiles(directory=BUILT, check_dir=False), name="vendor-build")
 
 
 def _cookie_user(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> User:
@@ -168,8 +172,17 @@ def list_processes(session: SessionDep, actor: AdminDep) -> list[dict[str, Any]]
 
 @router.get("/{key}/versions")
 def list_versions(key: str, session: SessionDep, actor: AdminDep) -> list[dict[str, Any]]:
-    """流程的全部版本（新的在前）：谁在何时创建、发布，状态，运行中的案件数。"""
-    return versions.list_versions(session=session, actor=actor, process_key=key)
+    """流程的全部版本（新的在前）：谁在何时创建、发布，状态，运行中的案件数；人员附实名与单位（*_label）。"""
+    found = versions.list_versions(session=session, actor=actor, process_key=key)
+    names = person_labels(
+        session,
+        [v["created_by"] for v in found] + [p["by"] for v in found for p in v.get("publications", [])],
+    )
+    for v in found:
+        v["created_by_label"] = names.get(v["created_by"], v["created_by"])
+        for p in v.get("publications", []):
+            p["by_label"] = names.get(p["by"], p["by"])
+    return found
 
 
 @router.post("/{key}/versions", status_code=201, openapi_extra=_UPLOAD_DOC)
@@ -283,5 +296,10 @@ def modeler_page(page: PageDep, key: str | None = None, version: int | None = No
     require_role(page.actor, ADMIN_ROLE, action="编辑流程模型")
     ready = (NODE_MODULES / "bpmn-js" / "dist").is_dir()
     return page.render(
-        "modeler.html", title="流程建模", process_key=key or "", version_id=version or "", editor_ready=ready
+        "modeler.html",
+        title="流程建模",
+        process_key=key or "",
+        version_id=version or "",
+        editor_ready=ready,
+        dmn_built=(BUILT / "dmn-modeler.production.min.js").is_file(),
     )

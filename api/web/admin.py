@@ -132,7 +132,9 @@ def create_user(page: PageDep, form: FormDep) -> Response:
                 phone=phone or None,
             )
     except (ValidationFailed, Conflict, PermissionDenied) as exc:
-        return _user_form(page, values=values, errors=_fields_of(exc), message=exc.message, status=422)
+        fields = _fields_of(exc)
+        message = "账号信息填写有误，请按各项提示修改后再保存。" if fields else exc.message
+        return _user_form(page, values=values, errors=fields, message=message, status=422)
     return RedirectResponse("/users?created=" + username, status_code=303)
 
 

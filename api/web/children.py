@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -20,9 +20,10 @@ from api.web.papers import case_papers
 from workflows.cases import views
 from workflows.children import registry
 from workflows.children.file_view import child_file, timeline_text
+from workflows.children.finder import find_children
 from workflows.infra.clock import iso_utc
 from workflows.infra.errors import PermissionDenied, ValidationFailed
-from workflows.infra.models import AccessLog, Child
+from workflows.infra.models import AccessLog, Case, Child
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
 RECORD_LABELS = {
@@ -40,24 +41,55 @@ RECORD_LABELS = {
 
 
 @router.get("/children", response_class=HTMLResponse)
-def child_index(page: PageDep, ref: str = "") -> Response:
-    """Look a file up by its reference, or pick one: registered files, then children of recent cases."""
-    if ref.strip():
-        return RedirectResponse(f"/children/{quote(ref.strip(), safe='')}", status_code=303)
+def child_index(page: PageDep, q: str = Query("", max_length=64), ref: str = "") -> Response:
+    """The files of my area by name, searched by name, file number or ID number; children of recent cases."""
+    text = (q or ref).strip()
+    if text and (page.session.get(Child, text) is not None or _case_child(page, text)):
+        return RedirectResponse(f"/children/{quote(text, safe='')}", status_code=303)
     files: list[Any] = []
+    total = 0
     if page.actor.has_any(*registry.READERS):
-        files, _ = registry.list_children(session=page.session, actor=page.actor, limit=100)
+        files, total = find_children(
+            session=page.session,
+            clock=page.clock,
+            actor=page.actor,
+            text=text,
+            endpoint=page.endpoint,
+            limit=100,
+        )
+    if text and len(files) == 1:
+        return RedirectResponse(f"/children/{quote(files[0].id, safe='')}", status_code=303)
     summaries, _ = views.case_list(session=page.session, actor=page.actor, limit=200)
     known = {f.id for f in files}
     recent: dict[str, dict[str, str | None]] = {}
-    for case in summaries:
+    for case in summaries if not text else []:
         if case["child_ref"] and case["child_ref"] not in recent and case["child_ref"] not in known:
             recent[case["child_ref"]] = {
                 "case_no": case["case_no"],
                 "risk_colour": case["risk_colour"],
                 "updated_at": case["updated_at"],
             }
-    return page.render("children.html", title="儿童档案", recent=recent, files=files)
+    return page.render(
+        "children.html",
+        title="儿童档案",
+        recent=recent,
+        files=files,
+        total=total,
+        q=text,
+        keeper=page.actor.has_any(*registry.KEEPERS),
+    )
+
+
+def _case_child(page: PageDep, ref: str) -> bool:
+    """A child known only from cases (no registry file yet), by the reference the cases carry."""
+    return (
+        page.session.scalar(
+            select(Case.id)
+            .where(Case.child_ref == ref, Case.jurisdiction_code.startswith(page.actor.jurisdiction))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _person(entry: Any) -> str:
@@ -123,7 +155,13 @@ def _registered(page: PageDep, child_ref: str, reason: str | None) -> dict[str, 
 
 
 def _file_page(
-    page: PageDep, child_ref: str, *, reason: str | None = None, status: int = 200, error: str = ""
+    page: PageDep,
+    child_ref: str,
+    *,
+    reason: str | None = None,
+    status: int = 200,
+    error: str = "",
+    saved: bool = False,
 ) -> Response:
     registered = _registered(page, child_ref, reason)
     record = child_file(
@@ -172,6 +210,8 @@ def _file_page(
         timeline=timeline,
         papers=case_papers(page, record["cases"]),
         reveal_error=error,
+        saved=saved,
+        editable=registered is not None and page.actor.has_any(*registry.KEEPERS),
         **context,
     )
 
@@ -195,10 +235,10 @@ def _reveal_reason(page: PageDep, child_ref: str, grant: int | None) -> str | No
 
 
 @router.get("/children/{child_ref}", response_class=HTMLResponse)
-def child_page(child_ref: str, page: PageDep, shown: int | None = None) -> Response:
+def child_page(child_ref: str, page: PageDep, shown: int | None = None, saved: int = 0) -> Response:
     """The file; after a reveal (``shown``) the full number again for a few minutes, each showing logged."""
     reason = _reveal_reason(page, child_ref, shown)
-    return _file_page(page, child_ref, reason=reason)
+    return _file_page(page, child_ref, reason=reason, saved=bool(saved))
 
 
 @router.post("/children/{child_ref}/reveal", response_class=HTMLResponse)

@@ -30,11 +30,14 @@ from workflows.outbox import notifications
 from workflows.people.access import Actor
 from workflows.people.accounts import actor_for
 from workflows.people.directory import People
-from workflows.people.roles import CASEWORK_ROLES, role_label
+from workflows.people.roles import CASEWORK_ROLES, ROLES, role_label
 
 TEMPLATES = Jinja2Templates(directory=str(REPO_ROOT / "templates" / "pages"))
 TEMPLATES.env.filters["when"] = formfields.when
+TEMPLATES.env.filters["due"] = formfields.due_in
+TEMPLATES.env.filters["day"] = formfields.day
 TEMPLATES.env.globals["role_label"] = role_label
+TEMPLATES.env.globals["ROLE_LABELS"] = ROLES
 COLOURS = {"red": "红", "yellow": "黄", "blue": "蓝", "green": "绿"}
 TEMPLATES.env.globals["COLOURS"] = COLOURS
 STATIC_DIR = REPO_ROOT / "web" / "static"
@@ -171,6 +174,8 @@ class Page:
     def nav(self) -> list[tuple[str, str]]:
         """Navigation for the person's roles (no labels that mark children)."""
         items = [("/tasks", "待办")] if self.actor.has_any(*CASE_ROLES) else []
+        if self.actor.has_any(*CASE_ROLES, *CASE_READERS):
+            items.append(("/cases", "我的案件"))
         if self.actor.has_any(*CASE_ROLES):
             items.append(("/reports/new", "新报告"))
         if self.actor.has_any(*CASE_READERS):
@@ -194,6 +199,7 @@ class Page:
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         base = {
             "person": People(self.session),
+            "now": self.clock.now(),
             "user": self.user,
             "actor": self.actor,
             "csrf": self.web.csrf,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +31,7 @@ class Field:
     max_length: int | None = None
     minimum: float | None = None
     maximum: float | None = None
+    show_if: str = ""  # JSON: when the field applies (JSON-schema if/then, dependentRequired); "" = always
 
     @property
     def values(self) -> list[str]:
@@ -66,6 +69,78 @@ def _kind(schema: Mapping[str, Any]) -> str:
     return "textarea" if int(schema.get("maxLength") or 0) >= TEXTAREA_MIN else "text"
 
 
+Clause = dict[str, Any]
+
+
+def _as_text(value: Any) -> str:
+    """A schema constant as the text a form submits (true/false for booleans)."""
+    return {True: "true", False: "false"}.get(value, str(value)) if isinstance(value, bool) else str(value)
+
+
+def _clauses(condition: Mapping[str, Any]) -> list[Clause] | None:
+    """An ``if`` as clauses the pages can evaluate (const, enum, not const, present); None when it cannot."""
+    props = condition.get("properties") or {}
+    clauses: list[Clause] = []
+    for name, rule in props.items():
+        if not isinstance(rule, Mapping):
+            return None
+        if "const" in rule:
+            clauses.append({"field": name, "in": [_as_text(rule["const"])]})
+        elif "enum" in rule:
+            clauses.append({"field": name, "in": [_as_text(v) for v in rule["enum"]]})
+        elif isinstance(rule.get("not"), Mapping) and "const" in rule["not"]:
+            clauses.append({"field": name, "not_in": [_as_text(rule["not"]["const"])]})
+        else:
+            return None
+    clauses += [{"field": n, "present": True} for n in condition.get("required") or [] if n not in props]
+    return clauses
+
+
+def show_conditions(schema: Mapping[str, Any]) -> dict[str, list[list[Clause]]]:
+    """Fields that apply only under a condition: required by an if/then (or else), or by dependentRequired.
+
+    Each field maps to alternatives (any may hold), each a list of clauses (all must hold). A field the
+    form always requires is never conditional.
+    """
+    found: dict[str, list[list[Clause]]] = {}
+    items = [*(schema.get("allOf") or []), schema]
+    for item in items:
+        if not isinstance(item, Mapping) or not isinstance(item.get("if"), Mapping):
+            continue
+        clauses = _clauses(item["if"])
+        if clauses is None:
+            continue
+        for name in (item.get("then") or {}).get("required") or []:
+            found.setdefault(name, []).append(clauses)
+        # "else": once the deciding fields are filled in and the condition does not hold
+        filled = [{"field": f, "present": True} for f in dict.fromkeys(c["field"] for c in clauses)]
+        for name in (item.get("else") or {}).get("required") or []:
+            found.setdefault(name, []).append([*filled, {"not": clauses}])
+    for trigger, names in (schema.get("dependentRequired") or {}).items():
+        for name in names:
+            found.setdefault(name, []).append([{"field": trigger, "present": True}])
+    always = set(schema.get("required") or [])
+    return {name: alts for name, alts in found.items() if name not in always}
+
+
+def _holds(clause: Clause, raw: Raw) -> bool:
+    if "not" in clause:
+        return not all(_holds(c, raw) for c in clause["not"])
+    value = raw.get(clause["field"])
+    text = (value if isinstance(value, str) else (value[0] if value else "")).strip()
+    if "in" in clause:
+        return text in clause["in"]
+    if "not_in" in clause:
+        return text != "" and text not in clause["not_in"]
+    return text != ""
+
+
+def applies(conditions: Mapping[str, list[list[Clause]]], name: str, raw: Raw) -> bool:
+    """Whether a field applies to what was filled in (the same rule the page's script shows it by)."""
+    alternatives = conditions.get(name)
+    return alternatives is None or any(all(_holds(c, raw) for c in alt) for alt in alternatives)
+
+
 def fields_of(
     schema: Mapping[str, Any],
     *,
@@ -76,6 +151,7 @@ def fields_of(
     """The form's fields in schema order, with the given raw values and Chinese error messages."""
     values, errors = values or {}, errors or {}
     required = set(schema.get("required") or [])
+    conditions = show_conditions(schema)
     names = list(only) if only is not None else list((schema.get("properties") or {}).keys())
     result = []
     for name in names:
@@ -100,6 +176,7 @@ def fields_of(
                 max_length=prop.get("maxLength"),
                 minimum=prop.get("minimum"),
                 maximum=prop.get("maximum"),
+                show_if=json.dumps(conditions[name], ensure_ascii=False) if name in conditions else "",
             )
         )
     return result
@@ -117,6 +194,20 @@ def raw_values(schema: Mapping[str, Any], form: Any) -> Raw:
     return raw
 
 
+DATE_TEXT = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
+
+
+def iso_date(text: str) -> str:
+    """A date as typed (2026-12-2, 2026/12/02, 2026年12月2日, 20261202) as ISO text; other text unchanged."""
+    found = DATE_TEXT.match(text)
+    if found:
+        year, month, day_ = found.groups()
+        return f"{year}-{int(month):02d}-{int(day_):02d}"
+    if len(text) == 8 and text.isdigit():
+        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    return text
+
+
 def _number(text: str, integer: bool) -> Any:
     try:
         return int(text) if integer else float(text)
@@ -125,11 +216,13 @@ def _number(text: str, integer: bool) -> Any:
 
 
 def to_data(schema: Mapping[str, Any], raw: Raw) -> dict[str, Any]:
-    """Typed JSON from the raw text: empty fields left out, so "required" names what is missing."""
+    """Typed JSON from the raw text: empty fields and fields that do not apply (a hidden conditional field)
+    left out, so "required" names what is missing and nothing hidden is stored."""
     data: dict[str, Any] = {}
+    conditions = show_conditions(schema)
     for name, prop in (schema.get("properties") or {}).items():
         value = raw.get(name)
-        if not isinstance(prop, Mapping) or value is None:
+        if not isinstance(prop, Mapping) or value is None or not applies(conditions, name, raw):
             continue
         kind = prop.get("type")
         if kind == "array":
@@ -148,6 +241,8 @@ def to_data(schema: Mapping[str, Any], raw: Raw) -> dict[str, Any]:
             data[name] = {"true": True, "false": False}.get(text, text)
         elif kind in ("integer", "number"):
             data[name] = _number(text, kind == "integer")
+        elif prop.get("format") == "date":
+            data[name] = iso_date(text)  # the validator names a date that is still not one
         elif prop.get("format") == "date-time" and len(text) == 16:
             data[name] = f"{text}:00+08:00"  # a datetime-local input is Beijing time
         else:
@@ -156,14 +251,49 @@ def to_data(schema: Mapping[str, Any], raw: Raw) -> dict[str, Any]:
 
 
 def when(value: Any) -> str:
-    """An instant (aware datetime or ISO text) as Beijing time, to the minute."""
+    """An instant (aware datetime or ISO text) as Beijing time, to the minute: 2026年3月2日 09:40."""
     if value is None or value == "":
         return ""
     try:
         instant = value if isinstance(value, datetime) else parse_iso(str(value))
     except ValueError:
         return str(value)
-    return f"{instant.astimezone(CST):%Y-%m-%d %H:%M}"
+    local = instant.astimezone(CST)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def day(value: Any) -> str:
+    """A calendar date (or the Beijing date of an instant) in Chinese: 2026年12月2日."""
+    if value is None or value == "":
+        return ""
+    text = str(value)
+    try:
+        if isinstance(value, datetime) or len(text) > 10:
+            instant = value if isinstance(value, datetime) else parse_iso(text)
+            local = instant.astimezone(CST)
+            return f"{local.year}年{local.month}月{local.day}日"
+        year, month, dom = (int(part) for part in text.split("-"))
+    except ValueError:
+        return text
+    return f"{year}年{month}月{dom}日"
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes >= 24 * 60:
+        return f"{minutes // (24 * 60)} 天"
+    if minutes >= 60:
+        return f"{minutes // 60} 小时"
+    return f"{max(minutes, 1)} 分钟"
+
+
+def due_in(due: Any, now: datetime) -> str:
+    """A deadline relative to now: "剩余 3 小时", "已超期 2 天" (whole units, rounded down)."""
+    if due is None or due == "":
+        return ""
+    instant = due if isinstance(due, datetime) else parse_iso(str(due))
+    seconds = (instant - now).total_seconds()
+    return f"剩余 {_span(seconds)}" if seconds >= 0 else f"已超期 {_span(-seconds)}"
 
 
 def show(name: str, schema: Mapping[str, Any] | None, value: Any, *, unmask: bool = False) -> str:
@@ -179,6 +309,8 @@ def show(name: str, schema: Mapping[str, Any] | None, value: Any, *, unmask: boo
         return labels[str(value)]
     if schema.get("format") == "date-time":
         return when(value)
+    if schema.get("format") == "date":
+        return day(value)
     if name in ID_FIELDS and value and not unmask and "*" not in str(value):
         return mask_id(str(value)) or ""
     return "" if value is None else str(value)

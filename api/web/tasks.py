@@ -14,6 +14,7 @@ from api.web import formfields
 from api.web.core import COLOURS, PageDep, WebRoute, notifications, verify_csrf
 from api.web.papers import case_papers
 from workflows.cases import drafts, human_tasks, views
+from workflows.cases.cards import case_facts
 from workflows.cases.listing import COUNT_CAP
 from workflows.cases.worklist import process_choices, worklist
 from workflows.children.file_view import declared_fields, timeline_text
@@ -54,6 +55,7 @@ def task_list(
         "tasks.html",
         title="我的待办",
         items=items,
+        facts=case_facts(page.session, [item.task.case_id for item in items]),
         total=f"{COUNT_CAP}+" if total > COUNT_CAP else total,
         p=p,
         pages=max((min(total, COUNT_CAP) + PAGE_SIZE - 1) // PAGE_SIZE, 1),
@@ -85,6 +87,7 @@ def _task_page(
     declared = declared_fields(session=page.session, case_id=view["case_id"])
     return page.render(
         "task.html",
+        steps=_earlier_steps(page, view["case_id"]),
         status=status,
         title=view["name"],
         task=view,
@@ -94,6 +97,16 @@ def _task_page(
         idempotency_key=key or str(uuid.uuid4()),
         draft_at=draft_at,
     )
+
+
+def _earlier_steps(page: PageDep, case_id: str) -> list[dict[str, Any]]:
+    """The steps already done in the case (what was decided before, by whom), oldest first."""
+    done = page.session.execute(
+        select(HumanTask.name, HumanTask.completed_by, HumanTask.completed_at)
+        .where(HumanTask.case_id == case_id, HumanTask.status == "completed")
+        .order_by(HumanTask.completed_at, HumanTask.id)
+    ).all()
+    return [{"what": f"办结：{name}", "actor": who, "occurred_at": at} for name, who, at in done]
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
@@ -122,12 +135,23 @@ def _submitted(page: PageDep, task_id: str, form: FormData) -> tuple[dict[str, A
 
 @router.post("/tasks/{task_id}/draft", response_class=HTMLResponse)
 def save_draft(task_id: str, page: PageDep, form: FormDep) -> Response:
-    """Autosave (htmx, on change): keep what was typed; answer with a short status line."""
+    """Autosave (htmx, on change): keep what was typed; answer with a short status line.
+
+    The first save claims an unclaimed task: starting to fill it in is the moment colleagues should see
+    that someone is on it (an explicit claim button was a step people skipped, since completing works
+    without it).
+    """
     _, raw = _submitted(page, task_id, form)
     draft = drafts.save_draft(
         session=page.session, clock=page.clock, actor=page.actor, task_id=task_id, values=raw
     )
-    return HTMLResponse(f'<span class="ok">草稿已自动保存（{formfields.when(draft.updated_at)[-5:]}）</span>')
+    claimed = ""
+    task = human_tasks.get_task(session=page.session, actor=page.actor, task_id=task_id)
+    if task.assignee is None and task.status == "ready":
+        human_tasks.claim(session=page.session, clock=page.clock, actor=page.actor, task_id=task_id)
+        claimed = "，此任务已由您认领"
+    saved = formfields.when(draft.updated_at)[-5:]
+    return HTMLResponse(f'<span class="ok">草稿已自动保存（{saved}）{claimed}</span>')
 
 
 @router.post("/tasks/{task_id}/complete", response_class=HTMLResponse)

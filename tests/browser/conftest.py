@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from workflows.cases import human_tasks
 from workflows.cases import lifecycle as cases
+from workflows.children import registry as children_registry
 from workflows.infra.clock import SystemClock
 from workflows.infra.db import create_all, make_engine
 from workflows.infra.models import Place
@@ -57,6 +58,16 @@ PEOPLE = {
     "supervisor": (["township_supervisor"], TOWNSHIP),
     "admin": (["user_admin"], COUNTY),
     "auditor": (["auditor"], "50"),
+    "modeler": (["process_admin"], "50"),
+}
+CHILD = {  # a registered file (fictitious; the ID number's check digit holds)
+    "name": "演示儿童庚",
+    "gender": "male",
+    "birth_date": "2014-01-01",
+    "id_number": "500111201401011231",
+    "household": "rural",
+    "village_code": VILLAGE,
+    "guardians": [{"name": "演示母亲", "relation": "母亲"}],
 }
 REPORT = {
     "reporter_type": "village_director",
@@ -160,27 +171,60 @@ def seed(url: str, bpmn_dir: Path) -> dict[str, Any]:
                 certified=True,
             )
             actors[username] = accounts.actor_for(user)
-        outcome = cases.start_case(
+        child = children_registry.register(session=session, clock=clock, actor=actors["director"], data=CHILD)
+
+        def to_assessment(data: dict[str, Any], child_ref: str) -> Any:
+            """A report walked to the director's assessment (intake accepted, police attended)."""
+            outcome = cases.start_case(
+                session=session,
+                clock=clock,
+                actor=actors["director"],
+                process_key="guardianship_intervention",
+                data=data,
+                jurisdiction_code=VILLAGE,
+                child_ref=child_ref,
+            )
+            for who, bpmn_id, step in (
+                ("center", "review_report", REVIEW),
+                ("police", "emergency_response_police", POLICE),
+            ):
+                page = human_tasks.list_tasks(session=session, actor=actors[who], limit=200)
+                task = next(t for t in page.items if t.case_id == outcome.case.id and t.bpmn_id == bpmn_id)
+                human_tasks.complete(
+                    session=session, clock=clock, actor=actors[who], task_id=task.id, data=step
+                )
+            return outcome
+
+        outcome = to_assessment(REPORT, "CHILD-BROWSER-1")
+        mine = to_assessment({**REPORT, "child_name": CHILD["name"]}, child.id)
+        other = cases.start_case(  # a second report, waiting at intake: another card, another number
             session=session,
             clock=clock,
             actor=actors["director"],
             process_key="guardianship_intervention",
-            data=REPORT,
+            data={
+                **REPORT,
+                "child_name": "演示儿童己",
+                "immediate_danger": False,
+                "situation": "living_alone",
+            },
             jurisdiction_code=VILLAGE,
-            child_ref="CHILD-BROWSER-1",
         )
-        for who, bpmn_id, data in (
-            ("center", "review_report", REVIEW),
-            ("police", "emergency_response_police", POLICE),
-        ):
-            page = human_tasks.list_tasks(session=session, actor=actors[who], limit=200)
-            task = next(t for t in page.items if t.case_id == outcome.case.id and t.bpmn_id == bpmn_id)
-            human_tasks.complete(session=session, clock=clock, actor=actors[who], task_id=task.id, data=data)
         finished = _finished_demo_case(session, clock, actors)
         session.commit()
         case_no = outcome.case.case_no
+        seeded = {
+            "case_id": outcome.case.id,
+            "case_no": case_no,
+            "other_case_no": other.case.case_no,
+            "my_case_id": mine.case.id,
+            "my_case_no": mine.case.case_no,
+            "child_id": child.id,
+            "file_no": child.file_no,
+            "finished_case": finished,
+        }
     engine.dispose()
-    return {"case_id": outcome.case.id, "case_no": case_no, "finished_case": finished}
+    return seeded
 
 
 def _finished_demo_case(session: Session, clock: SystemClock, actors: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.datastructures import FormData
 
-from api.web.formfields import describe, fields_of, raw_values, to_data, when
+from api.web.formfields import day, describe, due_in, fields_of, iso_date, raw_values, to_data, when
+from tests.conftest import START
 from workflows.cases.views import mask_id
 
 SCHEMA = {
@@ -96,8 +97,14 @@ def test_values_read_in_chinese_and_id_numbers_masked() -> None:
         ("结论", "乙"),
         ("是否安全", "是"),
         ("需求", "教育"),
-        ("时间", "2026-03-02 09:40"),
+        ("时间", "2026年3月2日 09:40"),
         ("身份证号", "5001**********1234"),
     ]
     assert mask_id("500111201001011234") == "5001**********1234"
-    assert when("2026-03-01T16:30:00Z") == "2026-03-02 00:30"
+    assert when("2026-03-01T16:30:00Z") == "2026年3月2日 00:30"
+    assert iso_date("2026年12月2日") == iso_date("2026/12/2") == iso_date("20261202") == "2026-12-02"
+    assert iso_date("明天") == "明天"  # not a date: left for the validator to name
+    assert day("2026-12-02") == "2026年12月2日" and day("2026-03-01T16:30:00Z") == "2026年3月2日"
+    assert due_in("2026-03-02T12:00:00+08:00", START) == "剩余 3 小时"
+    assert due_in("2026-02-28T09:00:00+08:00", START) == "已超期 2 天"
+    assert due_in("2026-03-02T09:00:30+08:00", START) == "剩余 1 分钟"

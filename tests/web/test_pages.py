@@ -152,7 +152,10 @@ def test_worklist_by_due_time_with_overdue_mark_colour_filter_and_paging(
     ids = [session.get(HumanTask, t).case_id for t in task_ids(body)]
     assert ids[:2] == [first, second]
     first_item = body.split('<li class="task', 2)[1]
-    assert "overdue" in first_item and "逾期" in first_item and "未分级" in first_item
+    assert "overdue" in first_item and "已超期 1 小时" in first_item and "未分级" in first_item
+    assert '<span class="child">*</span> · 一村' in first_item and "大足-2026-" in first_item  # name masked
+    second_item = body.split('<li class="task', 3)[2]
+    assert "已超期 30 分钟" in second_item and "2026年3月5日 10:00" in second_item  # relative and absolute
     assert "badge-red" in body and ">红<" in body
     red = main_of(client.get("/tasks?colour=red").text)
     assert [session.get(HumanTask, t).case_id for t in task_ids(red)] == [second]

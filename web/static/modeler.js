@@ -10,6 +10,20 @@
   var STATUS = { draft: "草稿", published: "已发布", retired: "已停用" };
   var SOURCE = { bundled: "随程序发布", uploaded: "管理员上传" };
   var CHANGE = { added: "新增", removed: "删除", changed: "修改" };
+  var ROLES = JSON.parse(root.dataset.roles || "{}");  // role id → Chinese label (lanes are named by role id)
+  var KINDS = [["1", "流程图"], ["2", "决策表"], ["3", "表单"], ["4", "其他文件"]];
+
+  // Every time on this page in Beijing time, as on every other page: 2026年12月2日 11:09.
+  function beijing(iso) {
+    var d = new Date(iso);
+    if (isNaN(d)) return String(iso || "");
+    var parts = {};
+    new Intl.DateTimeFormat("zh-CN", {
+      timeZone: "Asia/Shanghai", year: "numeric", month: "numeric", day: "numeric",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+    }).formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "年" + parts.month + "月" + parts.day + "日 " + parts.hour + ":" + parts.minute;
+  }
   var FORM_TEMPLATE = JSON.stringify({
     "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "新表单", "type": "object",
     "properties": { "note": { "type": "string", "title": "情况说明" } }, "required": [], "additionalProperties": false
@@ -25,7 +39,11 @@
   function watch(eventBus) {
     eventBus.on("commandStack.changed", function (event) { if (event.trigger !== "clear") state.dirty = true; });
   }
-  if (bpmn) watch(bpmn.get("eventBus"));
+  if (bpmn) {
+    watch(bpmn.get("eventBus"));
+    // a lane redrawn after an edit gets its Chinese label again
+    bpmn.get("eventBus").on("elements.changed", 500, function () { setTimeout(function () { labelLanes(bpmn); }, 0); });
+  }
 
   function esc(text) {
     return String(text == null ? "" : text).replace(/[&<>"']/g, function (c) {
@@ -96,8 +114,8 @@
       return '<tr data-version="' + v.id + '"' + (open ? ' class="open"' : "") + ">" +
         "<td>" + v.id + "</td>" +
         '<td><span class="st st-' + esc(v.status) + '">' + esc(STATUS[v.status] || v.status) + "</span></td>" +
-        '<td class="small">' + esc(v.created_by) + "<br>" + esc(v.created_at.slice(0, 16).replace("T", " ")) +
-        (published ? '<br><span class="muted">发布：' + esc(published.by) + "</span>" : "") + "</td>" +
+        '<td class="small">' + esc(v.created_by_label || v.created_by) + "<br>" + esc(beijing(v.created_at)) +
+        (published ? '<br><span class="muted">发布：' + esc(published.by_label || published.by) + "</span>" : "") + "</td>" +
         '<td class="small">' + esc(v.note) + '<br><span class="muted">' + esc(SOURCE[v.source] || v.source) + "</span></td>" +
         "<td>" + v.running_cases + "</td>" +
         '<td><button type="button" class="link" data-open="' + v.id + '">打开</button> ' + action + "</td></tr>";
@@ -141,12 +159,49 @@
     return "4" + path;
   }
 
+  // All files of the version, grouped by kind (diagrams, decisions, forms, other), every one reachable.
   function renderTabs() {
     var paths = Object.keys(state.files).sort(function (a, b) { return fileOrder(a) < fileOrder(b) ? -1 : 1; });
-    $("file-tabs").innerHTML = paths.map(function (path) {
-      return '<button type="button" role="tab" data-file="' + esc(path) + '" aria-selected="' + (path === state.active) + '">' +
-        esc(path) + "</button>";
-    }).join("");
+    var groups = KINDS.map(function (kind) {
+      var mine = paths.filter(function (path) { return fileOrder(path).charAt(0) === kind[0] || (kind[0] === "1" && path === "process.bpmn"); });
+      if (!mine.length) return "";
+      return '<div class="mod-group" role="group" aria-label="' + kind[1] + '"><span class="mod-group-name">' + kind[1] +
+        "（" + mine.length + "）</span>" + mine.map(function (path) {
+          return '<button type="button" role="tab" data-file="' + esc(path) + '" aria-selected="' + (path === state.active) + '" title="' + esc(path) + '">' +
+            esc(path.replace(/^forms\//, "")) + "</button>";
+        }).join("") + "</div>";
+    });
+    $("file-tabs").innerHTML = '<p class="muted small mod-count">本版本共 ' + paths.length + " 个文件</p>" + groups.join("");
+  }
+
+  // Lanes are named by role id (the engine assigns tasks by it); the diagram shows the Chinese role label.
+  function labelLanes(viewer) {
+    var registry = viewer.get("elementRegistry");
+    registry.filter(function (el) { return el.type === "bpmn:Lane" || el.type === "bpmn:Participant"; }).forEach(function (el) {
+      var name = el.businessObject && el.businessObject.name;
+      var label = ROLES[name];
+      var text = registry.getGraphics(el).querySelector(".djs-visual text");
+      if (!label || !text) return;
+      var spans = text.querySelectorAll("tspan");
+      if (!spans.length) { text.textContent = label; return; }
+      spans[0].textContent = label;
+      for (var i = 1; i < spans.length; i++) spans[i].textContent = "";
+    });
+  }
+
+  // Fit the diagram beside the palette (the tools on the left), not under it.
+  function fitBesidePalette(viewer, container) {
+    var canvas = viewer.get("canvas");
+    canvas.zoom("fit-viewport");
+    var palette = container.querySelector(".djs-palette");
+    var box = canvas.viewbox();
+    var inner = box.inner;
+    if (!palette || !inner || !inner.width) return;
+    var left = palette.getBoundingClientRect().width + 24, margin = 16;
+    var width = container.clientWidth, height = container.clientHeight;
+    var scale = Math.min((width - left - margin) / inner.width, (height - 2 * margin) / inner.height, 1);
+    if (!(scale > 0)) return;
+    canvas.viewbox({ x: inner.x - left / scale, y: inner.y - margin / scale, width: width / scale, height: height / scale });
   }
 
   async function keepActive() {
@@ -188,7 +243,10 @@
     showPane(which);
     try {
       await viewer.importXML(text);
-      if (which === "bpmn") viewer.get("canvas").zoom("fit-viewport");
+      if (which === "bpmn") {
+        fitBesidePalette(viewer, $("bpmn-canvas"));
+        labelLanes(viewer);
+      }
       return true;
     } catch (e) {
       say("无法以图形方式打开（" + e.message + "），已改为文本编辑。没有图形信息（BPMNDI）的模型只能编辑 XML。", true);

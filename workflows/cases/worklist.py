@@ -105,6 +105,7 @@ class PlaceRow:
     parent_name: str
     colours: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COLOURS, 0))
     running: int = 0
+    unrated: int = 0  # 未分级: running cases without a colour, so the colours add up to ``running``
     overdue_tasks: int = 0
     overdue_visits: int = 0
     staffing: VillageStaffing | None = None  # children in care and directors (003 §五(五)16)
@@ -124,6 +125,13 @@ class Overview:
     has_visits: bool
     as_of: datetime
     extra_director_above: int = EXTRA_DIRECTOR_ABOVE
+
+
+def visit_condition() -> Any:
+    """Home visits and contacts of the risk-colour tracking (P5), and any task named as a visit."""
+    return HumanTask.bpmn_id.contains("visit") | (
+        (HumanTask.process_key == "risk_visits") & HumanTask.bpmn_id.in_(("home_visit", "contact"))
+    )
 
 
 def overview(*, session: Session, clock: Clock, actor: Actor) -> Overview:
@@ -157,10 +165,9 @@ def overview(*, session: Session, clock: Clock, actor: Actor) -> Overview:
         target.running += count
         if colour in target.colours:
             target.colours[colour] += count
-    # home visits and contacts of the risk-colour tracking (P5), and any task named as a visit
-    is_visit = HumanTask.bpmn_id.contains("visit") | (
-        (HumanTask.process_key == "risk_visits") & HumanTask.bpmn_id.in_(("home_visit", "contact"))
-    )
+        else:
+            target.unrated += count
+    is_visit = visit_condition()
     overdue = (
         select(HumanTask.jurisdiction_code, is_visit, func.count())
         .where(

@@ -106,19 +106,44 @@ def scripted_stories() -> list[dict[str, Any]]:
     return scripted.STORIES
 
 
+def demo_children(session: Session) -> dict[str, str]:
+    """The demo children's files, opened by the demo village director; name → file id."""
+    from workflows.children import registry
+    from workflows.ops import demo_cases as scripted
+
+    director = accounts.actor_for(
+        session.scalars(select(User).where(User.username == demo_username("village_director"))).one()
+    )
+    files = {}
+    for data in scripted.CHILDREN:
+        try:
+            with session.begin_nested():
+                child = registry.register(
+                    session=session,
+                    clock=SystemClock(),
+                    actor=director,
+                    data={**data, "village_code": VILLAGE},
+                )
+                files[child.name] = child.id
+        except DomainError as exc:
+            print(f"演示儿童档案“{data['name']}”未能建立：{exc.message}")
+    return files
+
+
 def demo_cases(session: Session) -> list[Case]:
     """A few guardianship-intervention cases at different steps, walked by the right demo users."""
     made = []
+    files = demo_children(session)
     for story in scripted_stories():
         try:
             with session.begin_nested():  # a story that fails leaves nothing behind
-                made.append(_walk(session, story))
+                made.append(_walk(session, story, files.get(story["start"].get("child_name", ""))))
         except DomainError as exc:  # a demo that no longer fits the model must not stop the server
             print(f"演示案件“{story['title']}”未能创建：{exc.message}")
     return made
 
 
-def _walk(session: Session, story: dict[str, Any]) -> Case:
+def _walk(session: Session, story: dict[str, Any], child_ref: str | None = None) -> Case:
     clock = SystemClock()
     director = accounts.actor_for(
         session.scalars(select(User).where(User.username == demo_username("village_director"))).one()
@@ -130,6 +155,7 @@ def _walk(session: Session, story: dict[str, Any]) -> Case:
         process_key=story["process_key"],
         data=story["start"],
         jurisdiction_code=story.get("jurisdiction", VILLAGE),
+        child_ref=child_ref,
     )
     for bpmn_id, data in story["steps"]:
         task = next(

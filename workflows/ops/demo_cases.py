@@ -120,3 +120,53 @@ STORIES: list[dict[str, Any]] = [
         ],
     },
 ]
+
+
+def _id_number(region: str, born: str, seq: str) -> str:
+    """A fictitious ID number with a valid check digit (GB 11643), for the demo only."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    body = f"{region}{born.replace('-', '')}{seq}"
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+# Demo children's files (fictitious): the cases above about the same child are filed under them.
+CHILDREN: list[dict[str, Any]] = [
+    {
+        "name": name,
+        "gender": gender,
+        "birth_date": born,
+        "id_number": _id_number("500111", born, seq),
+        "household": "rural",
+        "address": address,
+        "guardians": [{"name": guardian, "relation": relation, "phone": "13900000001"}],
+        "categories": categories,
+        "risk_colour": colour,
+    }
+    for name, gender, born, seq, address, guardian, relation, categories, colour in (
+        (
+            "演示儿童甲",
+            "female",
+            "2015-04-12",
+            "122",
+            "金龙村三组",
+            "演示祖母",
+            "祖母",
+            ["留守儿童"],
+            "yellow",
+        ),
+        ("演示儿童乙", "male", "2013-09-30", "131", "金龙村一组", "演示父亲乙", "父亲", [], "red"),
+        ("演示儿童丙", "male", "2014-01-01", "123", "金龙村三组", "演示母亲丙", "母亲", [], "red"),
+        (
+            "演示儿童丁",
+            "female",
+            "2012-06-18",
+            "144",
+            "金龙村二组",
+            "演示祖父",
+            "祖父",
+            ["国家监护儿童"],
+            "red",
+        ),
+        ("演示儿童戊", "male", "2016-11-05", "151", "金龙村五组", "演示外婆", "外祖母", ["留守儿童"], "blue"),
+    )
+]

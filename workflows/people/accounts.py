@@ -93,6 +93,35 @@ def _check_place(session: Session, actor: Actor, code: str) -> str:
     return code
 
 
+USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def _account_errors(
+    username: str, display_name: str, roles: list[str], password: str, phone: str | None
+) -> dict[str, str]:
+    """Every field of a new account checked at once, each with its own Chinese message."""
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = "请填写用户名（登录时使用）"
+    elif not set(username) <= USERNAME_CHARS or not 3 <= len(username) <= 64:
+        errors["username"] = "用户名须为 3–64 位，只能用英文字母、数字、下划线、点和短横线"
+    if not display_name.strip():
+        errors["display_name"] = "请填写真实姓名（实名制）"
+    unknown = [r for r in roles if r not in ROLES]
+    if not roles:
+        errors["roles"] = "请至少选择一个角色"
+    elif unknown:
+        errors["roles"] = "包含未知角色：" + "、".join(unknown)
+    if not password:
+        errors["password"] = "请设置初始密码"
+    elif len(password) < MIN_PASSWORD:
+        errors["password"] = f"密码至少 {MIN_PASSWORD} 个字符"
+    digits = (phone or "").replace("-", "").replace(" ", "")
+    if phone and (not digits.isdigit() or not 7 <= len(digits) <= 15):
+        errors["phone"] = "联系电话应为手机号或带区号的座机号（7–15 位数字）"
+    return errors
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise ValidationFailed(
@@ -129,27 +158,33 @@ def create_user(
     """Create a real-name account inside the administrator's jurisdiction."""
     require_role(actor, "user_admin", action="管理账号")
     username = username.strip()
-    if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+    errors = _account_errors(username, display_name, roles, password, phone)
+    try:
+        if not jurisdiction_code.strip():
+            raise ValidationFailed("请选择辖区", details={"fields": {"jurisdiction_code": "请选择辖区"}})
+        jurisdiction_code = _check_place(session, actor, jurisdiction_code)
+    except ValidationFailed as exc:
+        errors["jurisdiction_code"] = (
+            exc.details["fields"]["jurisdiction_code"] if exc.details else exc.message
+        )
+    if errors:
         raise ValidationFailed(
-            "用户名只能包含字母、数字、下划线、点和短横线",
-            code="username_invalid",
-            details={"fields": {"username": "格式不正确"}},
+            "账号信息填写有误：" + "；".join(errors.values()),
+            code="account_invalid",
+            details={"fields": errors},
         )
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"用户名 {username} 已被使用", code="username_taken")
-    if not display_name.strip():
-        raise ValidationFailed(
-            "请填写真实姓名（实名制）",
-            code="name_required",
-            details={"fields": {"display_name": "此项为必填项"}},
+        raise Conflict(
+            f"用户名 {username} 已被使用",
+            code="username_taken",
+            details={"fields": {"username": f"用户名 {username} 已被使用，请换一个"}},
         )
-    _check_password(password)
     now = clock.now()
     user = User(
         username=username,
         display_name=display_name.strip(),
-        roles=_check_roles(roles),
-        jurisdiction_code=_check_place(session, actor, jurisdiction_code),
+        roles=sorted(set(roles)),
+        jurisdiction_code=jurisdiction_code,
         password_hash=hash_password(password),
         active=True,
         certified=certified,
