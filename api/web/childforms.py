@@ -178,7 +178,9 @@ def update_child(child_id: str, page: PageDep, form: FormDep) -> Response:
         changes.pop("id_number", None)  # left empty: the number on file stays
     if not changes:
         return RedirectResponse(f"/children/{quote(child.id, safe='')}", status_code=303)
-    missing = {k: "此项为必填项" for k in ("name", "village_code") if k in changes and not changes[k]}
+    missing: dict[str, str] = {
+        k: "此项为必填项" for k in ("name", "village_code") if k in changes and not changes[k]
+    }
     if missing:
         message = "表单填写有误，请按提示修改后再保存。"
         return _form(page, child=child, values=values, errors=missing, message=message, status=422)
