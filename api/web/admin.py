@@ -161,6 +161,12 @@ def update_user(user_id: int, page: PageDep, form: FormDep) -> Response:
         "jurisdiction_code": change.jurisdiction_code or user.jurisdiction_code,
         "username": user.username,
     }
+    errors = accounts.account_errors(display_name=change.display_name or "", roles=roles, phone=change.phone)
+    if change.password is not None and len(change.password) < accounts.MIN_PASSWORD:
+        errors["password"] = f"密码至少 {accounts.MIN_PASSWORD} 个字符"
+    if errors:
+        message = "账号信息填写有误，请按各项提示修改后再保存。"
+        return _user_form(page, user=user, values=values, errors=errors, message=message, status=422)
     try:
         with page.session.begin_nested():
             handover.change_account(

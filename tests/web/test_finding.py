@@ -180,3 +180,20 @@ def test_favicon_and_csrf_of_pages(client: TestClient) -> None:
     icon = client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
     assert csrf_of(client.get("/login").text)
+
+
+def test_the_account_change_form_names_each_wrong_field(client: TestClient, web_login: Login) -> None:
+    csrf = web_login("admin")
+    user_id = re.search(r'href="/users/(\d+)"', client.get("/users").text).group(1)  # type: ignore[union-attr]
+    form = {
+        "csrf_token": csrf,
+        "display_name": "",
+        "phone": "12",
+        "password": "short",
+        "jurisdiction_code": "500111",
+    }
+    page = client.post(f"/users/{user_id}", data=form)
+    assert page.status_code == 422
+    assert "请填写真实姓名（实名制）" in page.text and "请至少选择一个角色" in page.text
+    assert "联系电话应为手机号" in page.text and "密码至少 10 个字符" in page.text
+    assert client.get(f"/users/{user_id}").status_code == 200  # the form's address reopens as the form

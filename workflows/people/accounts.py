@@ -96,14 +96,20 @@ def _check_place(session: Session, actor: Actor, code: str) -> str:
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
-def _account_errors(
-    username: str, display_name: str, roles: list[str], password: str, phone: str | None
+def account_errors(
+    *,
+    display_name: str,
+    roles: list[str],
+    phone: str | None,
+    username: str | None = None,
+    password: str | None = None,
 ) -> dict[str, str]:
-    """Every field of a new account checked at once, each with its own Chinese message."""
+    """Every field of an account checked at once, each with its own Chinese message (username and password
+    only when given: a change keeps the login name and may keep the password)."""
     errors: dict[str, str] = {}
-    if not username:
+    if username is not None and not username:
         errors["username"] = "请填写用户名（登录时使用）"
-    elif not set(username) <= USERNAME_CHARS or not 3 <= len(username) <= 64:
+    elif username is not None and (not set(username) <= USERNAME_CHARS or not 3 <= len(username) <= 64):
         errors["username"] = "用户名须为 3–64 位，只能用英文字母、数字、下划线、点和短横线"
     if not display_name.strip():
         errors["display_name"] = "请填写真实姓名（实名制）"
@@ -112,9 +118,9 @@ def _account_errors(
         errors["roles"] = "请至少选择一个角色"
     elif unknown:
         errors["roles"] = "包含未知角色：" + "、".join(unknown)
-    if not password:
+    if password is not None and not password:
         errors["password"] = "请设置初始密码"
-    elif len(password) < MIN_PASSWORD:
+    elif password is not None and len(password) < MIN_PASSWORD:
         errors["password"] = f"密码至少 {MIN_PASSWORD} 个字符"
     digits = (phone or "").replace("-", "").replace(" ", "")
     if phone and (not digits.isdigit() or not 7 <= len(digits) <= 15):
@@ -158,7 +164,9 @@ def create_user(
     """Create a real-name account inside the administrator's jurisdiction."""
     require_role(actor, "user_admin", action="管理账号")
     username = username.strip()
-    errors = _account_errors(username, display_name, roles, password, phone)
+    errors = account_errors(
+        username=username, display_name=display_name, roles=roles, password=password, phone=phone
+    )
     try:
         if not jurisdiction_code.strip():
             raise ValidationFailed("请选择辖区", details={"fields": {"jurisdiction_code": "请选择辖区"}})
