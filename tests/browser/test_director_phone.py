@@ -140,6 +140,7 @@ def test_4_a_director_finds_a_case_by_number_and_by_child_name(page: Any, live_s
     page.click("nav >> text=我的案件")
     page.wait_for_url(re.compile(r"/cases$"))
     check_page(page, "34-my-cases")
+    desktop_shot(page, "34-my-cases")
     number = live_server.seeded["other_case_no"]
     page.fill("input[name=q]", number[-6:])  # the tail said on the phone is enough
     page.click("form.search button[type=submit]")
@@ -174,6 +175,7 @@ def test_5_child_files_created_listed_searched_and_edited(page: Any, live_server
     listed = page.locator("ul.children").inner_text()
     assert listed.index("演示儿童庚") >= 0 and live_server.seeded["file_no"] in listed
     check_page(page, "37-children")
+    desktop_shot(page, "37-children")
     page.click("text=新建档案")
     page.wait_for_url(re.compile(r"/children/new$"))
     page.fill("#in-name", "演示儿童辛")
@@ -252,6 +254,7 @@ def test_8_overview_numbers_lead_to_their_lists(page: Any, live_server: LiveServ
     running, colours = numbers[0], numbers[1:]
     assert running == sum(colours) and running >= 3  # 红黄蓝绿 + 未分级 add up to the open cases
     check_page(page, "42-overview-links")
+    desktop_shot(page, "42-overview-links")
     links.nth(5).click()  # 未分级
     page.wait_for_url(re.compile(r"colour=none"))
     assert page.locator("ul.cases li.task").count() == colours[4]
