@@ -284,7 +284,14 @@ def test_10_account_form_and_tap_targets(page: Any, live_server: LiveServer) -> 
     check_page(page, "44-account-form-errors")
     sign_out(page)
     sign_in(page, live_server, "director")
-    for path in ("/tasks", "/cases", f"/cases/{live_server.seeded['case_id']}", "/children"):
+    seeded = live_server.seeded
+    for path in (
+        "/tasks",
+        "/cases",
+        f"/cases/{seeded['case_id']}",
+        "/children",
+        f"/children/{seeded['child_id']}",
+    ):
         page.goto(f"{live_server.url}{path}")
         small = too_small(page, "header a, header button, .crumbs a, main a, main button, main summary")
         assert small == [], f"{path}: {small}"
