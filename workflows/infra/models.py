@@ -95,7 +95,6 @@ class Case(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
     __table_args__ = (UniqueConstraint("case_no", name="uq_cases_case_no"),)
 
 
