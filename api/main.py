@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import errors, web
+from api.deps import install_commit_in_endpoint_thread
 from api.limits import BodyLimit
 from api.routes import (
     auth,
@@ -72,6 +73,7 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    install_commit_in_endpoint_thread(app.routes)
     return app
 
 

@@ -9,10 +9,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.engine.guardianship_scenarios import SCENARIOS
+from workflows.cases import lifecycle as cases
 from workflows.cases.replay import verify_case
+from workflows.infra.clock import FixedClock
 from workflows.infra.models import Case
 from workflows.infra.settings import Settings
 from workflows.ops import demo
+from workflows.people.access import SYSTEM
 
 WALK = SCENARIOS["red_violence_relatives_protection_order"]
 
@@ -86,3 +89,23 @@ def test_report_to_court_petition_over_http(client: TestClient, demo_passwords: 
     case = client.get(f"/api/cases/{case_id}", headers=as_user("demo_county_civil_affairs")).json()
     assert case["data"]["court_result"] == "granted" and case["data"]["petition_type"] == "protection_order"
     assert client.post(f"/api/cases/{case_id}/verify", headers=as_user("demo_auditor")).json()["ok"] is True
+
+
+def test_demo_cases_walk_when_many_tasks_are_already_waiting(
+    session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    """More ready tasks than one worklist page, all due before the demo's: the demo still walks its stories."""
+    for _ in range(205):
+        cases.start_case(
+            session=session,
+            clock=clock,
+            actor=SYSTEM,
+            process_key="review_demo",
+            data={"child_name": "甲"},
+            jurisdiction_code=demo.VILLAGE,
+        )
+    session.flush()
+    demo.ensure(session, settings=Settings(demo=True, data_dir=tmp_path, database_url="sqlite://"))
+    made = [c for c in session.query(Case).filter(Case.created_by == "demo_village_director")]
+    assert len(made) == len(demo.scripted_stories())
+    assert {c.status for c in made} == {"running", "completed"}

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from workflows.cases import messages
 from workflows.engine import _PARSED, CaseRun, OpenTask, ParsedProcess
@@ -139,7 +140,8 @@ def _write(
     if status == "completed" and case.status != "completed":
         values["completed_at"] = now
     result = session.execute(
-        update(Case).where(Case.id == case.id, Case.version == case.version).values(**values)
+        update(Case).where(Case.id == case.id, Case.version == case.version).values(**values),
+        execution_options=NO_SYNC,
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise _Stale
@@ -150,17 +152,32 @@ def _write(
     gone = [tid for tid in before if tid not in after]
     completed = {tid: upd for tid, upd in task_updates.items() if tid in gone}
     for tid, upd in completed.items():
-        session.execute(update(HumanTask).where(HumanTask.id == tid).values(status="completed", **upd))
+        update_tasks(session, [tid], {"status": "completed", **upd})
     cancelled = [tid for tid in gone if tid not in completed]
     if cancelled:
-        session.execute(
-            update(HumanTask).where(HumanTask.id.in_(cancelled)).values(status="cancelled", completed_at=now)
-        )
+        update_tasks(session, cancelled, {"status": "cancelled", "completed_at": now})
     new_rows = [task_row(case, t, now) for tid, t in after.items() if tid not in before]
     session.add_all(new_rows)
     notifications.stage(session, case, new_rows, items, now)
     session.flush()
     return Outcome(case=case, run=run, events=items, new_tasks=new_rows)
+
+
+# The rows these updates touch are set in the session by hand (set_committed_value), so SQLAlchemy's
+# "evaluate" synchronisation, which re-reads the statement's criteria against every loaded object, is skipped.
+NO_SYNC = {"synchronize_session": False}
+
+
+def update_tasks(session: Session, task_ids: list[str], values: dict[str, Any]) -> None:
+    """UPDATE task rows by id; the ones loaded in this session take the new values as committed."""
+    session.execute(
+        update(HumanTask).where(HumanTask.id.in_(task_ids)).values(**values), execution_options=NO_SYNC
+    )
+    for task_id in task_ids:
+        loaded = session.identity_map.get(identity_key(HumanTask, task_id))
+        if loaded is not None:
+            for key, value in values.items():
+                set_committed_value(loaded, key, value)
 
 
 def task_row(case: Case, task: OpenTask, now: datetime) -> HumanTask:

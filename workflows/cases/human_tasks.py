@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from workflows.cases.actions import act, load_case, process_of
+from workflows.cases.actions import act, load_case, process_of, update_tasks
 from workflows.cases.listing import (
     COUNT_CAP,
     READY,
@@ -184,9 +184,14 @@ def _set_claim(*, session: Session, clock: Clock, actor: Actor, task_id: str, cl
     if not claim and task.assignee is None:
         return task
 
+    attempts = 0
+
     def check(case: Case) -> None:
-        session.refresh(task)
-        _require_workable(actor, task)
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:  # re-read after losing a race: someone may have claimed or finished the task
+            session.refresh(task)
+            _require_workable(actor, task)
 
     def step(case: Case, run: CaseRun) -> list[NewEvent]:
         etype = "task_claimed" if claim else "task_unclaimed"
@@ -194,9 +199,7 @@ def _set_claim(*, session: Session, clock: Clock, actor: Actor, task_id: str, cl
 
     act(session, case_id=task.case_id, now=now, actor=actor.username, step=step, check=check, fire_due=False)
     values = {"assignee": actor.username if claim else None, "claimed_at": now if claim else None}
-    session.execute(update(HumanTask).where(HumanTask.id == task.id).values(**values))
-    for key, value in values.items():
-        set_committed_value(task, key, value)
+    update_tasks(session, [task.id], values)
     return task
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,13 +17,76 @@ from workflows.infra.models import Base  # importing the models registers every 
 __all__ = ["Base", "create_all", "make_engine", "make_sessionmaker", "unit_of_work"]
 
 
+# A transaction that only reads: on SQLite it begins DEFERRED (a WAL reader that waits for no one) instead of
+# taking the write lock up front. Only for work that writes nothing: SQLite cannot upgrade such a transaction
+# once another writer has committed. Use: ``session.connection(execution_options=READ_ONLY)`` first.
+READ_ONLY = {"shouhu_read_only": True}
+WRITE_WAIT_SECONDS = 30
+
+
+class _WriterTurns:
+    """One writing transaction at a time per process, handed over at once to the next thread.
+
+    SQLite allows one writer; a BEGIN IMMEDIATE that finds the lock taken is retried by SQLite's busy
+    handler after sleeps growing to 100 ms, so under load some requests waited seconds while the lock was
+    free. Threads of one process queue here instead and wake as soon as the writer commits. Other processes
+    (scheduler, a second worker) still meet at SQLite's own lock, which remains the guarantee.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def connection_class(self) -> type[sqlite3.Connection]:
+        turns = self
+
+        class TurnTakingConnection(sqlite3.Connection):
+            holds_turn = False
+
+            def take_turn(self) -> None:
+                if not self.holds_turn:
+                    # past the wait, carry on without a turn: SQLite's busy timeout still protects the data
+                    self.holds_turn = turns.lock.acquire(timeout=WRITE_WAIT_SECONDS)
+
+            def give_turn(self) -> None:
+                if self.holds_turn:
+                    self.holds_turn = False
+                    turns.lock.release()
+
+            def commit(self) -> None:
+                try:
+                    super().commit()
+                finally:
+                    self.give_turn()
+
+            def rollback(self) -> None:
+                try:
+                    super().rollback()
+                finally:
+                    self.give_turn()
+
+            def close(self) -> None:
+                try:
+                    super().close()
+                finally:
+                    self.give_turn()
+
+        return TurnTakingConnection
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite files get WAL and foreign keys so readers never block the writer."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        kwargs.setdefault(
+            "connect_args",
+            {
+                "check_same_thread": False,
+                "timeout": WRITE_WAIT_SECONDS,
+                "factory": _WriterTurns().connection_class(),
+            },
+        )
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -35,9 +100,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get("shouhu_read_only"):
+                conn.exec_driver_sql("BEGIN")
+                return
             # Take the write lock up front: a case is read and then written in one transaction, and a
             # deferred transaction would fail (SQLITE_BUSY_SNAPSHOT) instead of waiting its turn.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi = conn.connection.dbapi_connection
+            if hasattr(dbapi, "take_turn"):
+                dbapi.take_turn()
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                if hasattr(dbapi, "give_turn"):
+                    dbapi.give_turn()
+                raise
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -1,6 +1,7 @@
 """The `shouhu` command: serve (API + scheduler), create the first administrator, demo data, verify.
 
-The API and the scheduler run as child processes (uvicorn; ``python -m tasks.serve``), so this module
+The API and the scheduler run as child processes (``python -m api.server``: uvicorn with one or several
+workers; ``python -m tasks.serve``), so this module
 imports neither FastAPI nor Prefect and stops both cleanly together.
 """
 
@@ -63,13 +64,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "api.main:app_factory",
-                "--factory",
+                "api.server",
                 "--host",
                 args.host or settings.host,
                 "--port",
                 str(args.port or settings.port),
+                "--workers",
+                str(args.workers),
             ],
             cwd=REPO_ROOT,
             env=env,
@@ -298,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-scheduler", action="store_true", help="只启动 API")
+    serve.add_argument("--workers", type=int, default=1, help="API 工作进程数（默认 1）")
     serve.set_defaults(func=cmd_serve)
     admin = sub.add_parser("create-admin", help="在新安装的系统上创建第一个管理员")
     admin.add_argument("--username", required=True)

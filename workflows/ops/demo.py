@@ -13,7 +13,7 @@ from workflows.cases import human_tasks
 from workflows.cases import lifecycle as cases
 from workflows.infra.clock import SystemClock
 from workflows.infra.errors import DomainError
-from workflows.infra.models import Case, Place, User
+from workflows.infra.models import Case, HumanTask, Place, User
 from workflows.infra.settings import Settings
 from workflows.people import accounts
 from workflows.people.access import SYSTEM
@@ -158,11 +158,16 @@ def _walk(session: Session, story: dict[str, Any], child_ref: str | None = None)
         child_ref=child_ref,
     )
     for bpmn_id, data in story["steps"]:
-        task = next(
-            t
-            for t in human_tasks.list_tasks(session=session, actor=SYSTEM, limit=200).items
-            if t.case_id == outcome.case.id and t.bpmn_id == bpmn_id
-        )
+        # this case's ready task, looked up directly: a worklist page holds only the first tasks of many
+        task = session.scalars(
+            select(HumanTask).where(
+                HumanTask.case_id == outcome.case.id,
+                HumanTask.bpmn_id == bpmn_id,
+                HumanTask.status == "ready",
+            )
+        ).first()
+        if task is None:
+            raise DomainError(f"演示步骤 {bpmn_id} 没有待办任务", code="demo_step_missing")
         user = session.scalars(select(User).where(User.username == demo_username(task.role))).one()
         human_tasks.complete(
             session=session, clock=clock, actor=accounts.actor_for(user), task_id=task.id, data=data
