@@ -14,10 +14,12 @@ from workflows.ops import wiring
 
 PARTS: dict[str, str] = {
     "completion": "bench.completion",  # (a) services and real HTTP vs the bare engine round trip
+    "load": "bench.load",  # (b) 16 clients claiming and completing over HTTP, PostgreSQL and SQLite
     "worklist": "bench.worklist",  # (c) task lists and a case page at 1,000,000 open cases
     "sweep": "bench.sweep",  # (d) 10,000 due timers fired by one sweep, each exactly once
     "log": "bench.log",  # (e) hash-chain check throughput, 40-event verification
     "longcase": "bench.longcase",  # (e) 1st / 50th / 500th action on one long case
+    "rss": "bench.rss",  # (f) API worker memory after the load
 }
 
 
