@@ -56,11 +56,12 @@ def village_of(index: int) -> str:
 def seed(url: str, *, clients: int, cases_per_client: int) -> None:
     """Schema, models, places, one director per client and their cases (committed in batches)."""
     from workflows.cases import lifecycle as cases
-    from workflows.ops import bootstrap
+    from workflows.ops import bootstrap, wiring
     from workflows.people import accounts
     from workflows.people.access import SYSTEM, Actor
     from workflows.processes import registry
 
+    wiring.install()
     engine = make_engine(url)
     clock = SystemClock()
     bootstrap.prepare(engine, bpmn_dir=no_bundled_models(), clock=clock)
