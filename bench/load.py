@@ -11,7 +11,6 @@ largest API process's resident memory after the load.
 from __future__ import annotations
 
 import collections
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -49,18 +48,6 @@ def percentile_ms(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 def run_load(url: str, database: str, *, workers: int, seconds: float, cases: int) -> Run:
     """Seed, serve, drive the clients for ``seconds``; the server is stopped before this returns."""
     serving.seed(url, clients=CLIENTS, cases_per_client=cases)
@@ -74,10 +61,10 @@ def run_load(url: str, database: str, *, workers: int, seconds: float, cases: in
             clients=CLIENTS,
             processes=CLIENT_PROCESSES,
             seconds=seconds,
-            on_start=lambda: before.update(cpu=_cpu_seconds(srv.worker_pids())),
+            on_start=lambda: before.update(cpu=serving.cpu_seconds(srv.worker_pids())),
         )
         pids = srv.worker_pids()
-        cpu = _cpu_seconds(pids) - before["cpu"]
+        cpu = serving.cpu_seconds(pids) - before["cpu"]
         rss = [serving.rss_mb(pid) for pid in pids]
     return Run(database, workers, wall, samples, cpu, rss)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -139,9 +139,9 @@ def _write(
     }
     if status == "completed" and case.status != "completed":
         values["completed_at"] = now
-    result = session.execute(
-        update(Case).where(Case.id == case.id, Case.version == case.version).values(**values),
-        execution_options=NO_SYNC,
+    cases = cast(Table, Case.__table__)
+    result = session.connection().execute(
+        update(cases).where(cases.c.id == case.id, cases.c.version == case.version).values(**values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise _Stale
@@ -163,16 +163,16 @@ def _write(
     return Outcome(case=case, run=run, events=items, new_tasks=new_rows)
 
 
-# The rows these updates touch are set in the session by hand (set_committed_value), so SQLAlchemy's
-# "evaluate" synchronisation, which re-reads the statement's criteria against every loaded object, is skipped.
-NO_SYNC = {"synchronize_session": False}
+# The case and task UPDATEs are plain table statements on the session's connection (same transaction): the
+# rows they touch are set in the session by hand (set_committed_value), so the ORM's bulk-update machinery,
+# which would re-evaluate the criteria against every loaded object, would only cost time.
 
 
 def update_tasks(session: Session, task_ids: list[str], values: dict[str, Any]) -> None:
     """UPDATE task rows by id; the ones loaded in this session take the new values as committed."""
-    session.execute(
-        update(HumanTask).where(HumanTask.id.in_(task_ids)).values(**values), execution_options=NO_SYNC
-    )
+    tasks = cast(Table, HumanTask.__table__)
+    which = tasks.c.id == task_ids[0] if len(task_ids) == 1 else tasks.c.id.in_(task_ids)
+    session.connection().execute(update(tasks).where(which).values(**values))
     for task_id in task_ids:
         loaded = session.identity_map.get(identity_key(HumanTask, task_id))
         if loaded is not None:
