@@ -106,3 +106,12 @@ def test_sqlite_writers_wait_their_turn_in_the_process(tmp_path: Path) -> None:
     with Session(engine) as session:
         assert sorted(session.scalars(select(ROWS.c.id))) == [1, 2]
     engine.dispose()
+
+
+def test_json_columns_read_what_the_standard_writer_stored() -> None:
+    """orjson reads JSON columns; text only the standard parser accepts is still read the same way."""
+    from workflows.infra.db import read_json
+
+    assert read_json('{"a": [1, 2.5, "甲"], "b": null}') == {"a": [1, 2.5, "甲"], "b": None}
+    nan = read_json('{"x": NaN, "big": 123456789012345678901234567890}')
+    assert nan["x"] != nan["x"] and nan["big"] == 123456789012345678901234567890

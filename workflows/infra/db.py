@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,8 +75,19 @@ class _WriterTurns:
         return TurnTakingConnection
 
 
+def read_json(text: str | bytes) -> Any:
+    """JSON columns are read with orjson, several times faster than the standard parser on a case's state
+    (which every action reads); what orjson refuses but the standard writer may have stored (NaN, Infinity,
+    integers past 64 bits) is read by the standard parser. Columns are still written by ``json.dumps``."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite files get WAL and foreign keys so readers never block the writer."""
+    kwargs.setdefault("json_deserializer", read_json)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
