@@ -76,7 +76,7 @@ def runs(size: str) -> list[Run]:
     """PostgreSQL (when reachable) and SQLite, measured once per size and shared with the rss part."""
     if size in _RUNS:
         return _RUNS[size]
-    seconds, cases = (40.0, 400) if size == "full" else (10.0, 40)
+    seconds, cases = (40.0, 400) if size == "full" else (8.0, 25)
     out = []
     with serving.pg_database() as pg_url:
         if pg_url:
