@@ -63,6 +63,7 @@ def _seed_chains(sessions, n_cases: int, per_case: int) -> None:
                 Case(
                     id=case_id,
                     business_key=f"B-{c}",
+                    **({"case_no": f"基准-{c:06d}"} if hasattr(Case, "case_no") else {}),
                     process_key="risk_visits",
                     process_version_id=version_id,
                     status="running",

@@ -132,3 +132,12 @@ def test_a_list_is_one_index_range_in_order(session: Session, actor: Actor, inde
         pytest.skip("the PostgreSQL plans are checked by bench worklist")
     plan = _plan(session, actor)
     assert index in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_the_overview_counts_overdue_tasks_by_village(session: Session, clock: FixedClock) -> None:
+    for _ in range(3):
+        start(session, clock)
+    clock.advance(days=400)
+    supervisor = Actor("supervisor", frozenset({"township_supervisor"}), "500111101")
+    rows = {r.code: r for r in worklist.overview(session=session, clock=clock, actor=supervisor).rows}
+    assert rows["500111101201"].overdue_tasks + rows["500111101201"].overdue_visits == 3
