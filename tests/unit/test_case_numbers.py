@@ -131,3 +131,48 @@ def test_the_migration_numbers_existing_cases_in_order(tmp_path: Path) -> None:
         after = datetime(2026, 5, 1, tzinfo=UTC)
         assert next_case_no(session, jurisdiction_code="500111100201", now=after) == "大足-2026-000004"
     engine.dispose()
+
+
+def test_concurrent_starts_on_a_sqlite_file_get_distinct_consecutive_numbers(tmp_path: Path) -> None:
+    """Writers on SQLite take the lock up front (BEGIN IMMEDIATE): the counter is never read stale."""
+    import threading
+
+    from tests.support.models import DATA, publish_folder
+    from workflows.infra.db import create_all
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'numbers.db'}")
+    create_all(engine)
+    with Session(engine) as session:
+        publish_folder(session, DATA / "review_demo", now=START)
+        add_places_and_people(session, START)
+        session.commit()
+    failures: list[Exception] = []
+    barrier = threading.Barrier(4)
+
+    def start_some() -> None:
+        barrier.wait(timeout=30)
+        try:
+            for _ in range(5):
+                with Session(engine) as session:
+                    cases.start_case(
+                        session=session,
+                        clock=FixedClock(START),
+                        actor=SYSTEM,
+                        process_key="review_demo",
+                        data={"child_name": "小明"},
+                        jurisdiction_code=VILLAGE,
+                    )
+                    session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start_some) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures
+    with Session(engine) as session:
+        numbers = sorted(session.scalars(sa.select(Case.case_no)))
+    assert numbers == [f"荔湾-{START.year}-{n:06d}" for n in range(1, 21)]
+    engine.dispose()
