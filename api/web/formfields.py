@@ -169,7 +169,7 @@ def fields_of(
                 title=str(prop.get("title") or name),
                 kind=kind,
                 description=str(prop.get("description") or ""),
-                required=name in required,
+                required=name in required or name in conditions,  # a shown conditional field is required
                 choices=choices,
                 value=values.get(name, default),
                 error=errors.get(name),

@@ -134,7 +134,7 @@ def test_the_account_form_names_each_missing_field(client: TestClient, web_login
 def test_hidden_conditional_fields_are_not_stored_and_the_first_save_claims(
     client: TestClient, web_login: Login, demo_case: Callable[..., str], session: Session
 ) -> None:
-    from api.web.formfields import applies, show_conditions, to_data
+    from api.web.formfields import applies, fields_of, show_conditions, to_data
 
     schema = {
         "type": "object",
@@ -155,6 +155,9 @@ def test_hidden_conditional_fields_are_not_stored_and_the_first_save_claims(
     }
     conditions = show_conditions(schema)
     assert set(conditions) == {"duplicate_of", "phone"}
+    shown = {f.name: f for f in fields_of(schema)}
+    assert shown["duplicate_of"].show_if and shown["duplicate_of"].required  # required whenever it is shown
+    assert not shown["contact"].show_if and not shown["contact"].required
     raw = {"decision": "accept", "duplicate_of": "大足-2026-000001", "contact": "", "phone": "139"}
     assert not applies(conditions, "duplicate_of", raw)
     assert to_data(schema, raw) == {"decision": "accept"}  # what the page hid is not stored
