@@ -46,6 +46,14 @@ def test_any_changed_byte_fails(session: Session, clock: FixedClock) -> None:
         changed[position] = ord("x") if raw[position] != ord("x") else ord("y")
         assert not check_export(bytes(changed), [KEYS.public_key]).ok, position
     assert not check_export(raw + b"\n", [KEYS.public_key]).ok
+    # the signature's and the public key's last base64 characters carry spare bits: every value is checked
+    document = json.loads(raw)
+    for field in ("value", "public_key"):
+        text = document["signature"][field].rstrip("=")
+        for other in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/":
+            if other != text[-1]:
+                spelled = raw.replace(text.encode(), (text[:-1] + other).encode(), 1)
+                assert not check_export(spelled, [KEYS.public_key]).ok, (field, other)
     assert not check_export(raw[:-1], [KEYS.public_key]).ok
 
 

@@ -64,7 +64,11 @@ def _raw32(text: str) -> bytes:
     if raw is None:
         try:
             padded = text + "=" * (-len(text) % 4)
-            raw = base64.b64decode(padded, altchars=b"-_" if "-" in text or "_" in text else None)
+            alt = b"-_" if "-" in text or "_" in text else None
+            raw = base64.b64decode(padded, altchars=alt, validate=True)
+            # one text per key: spare bits set in the last character would name the same key in another spelling
+            if base64.b64encode(raw, altchars=alt).decode("ascii").rstrip("=") != text.rstrip("="):
+                raise ValueError("non-canonical base64")
         except (binascii.Error, ValueError):
             raise ValueError("密钥应为 32 字节的 base64 或十六进制文本") from None
     if len(raw) != 32:
@@ -124,7 +128,10 @@ def verify_with(key: Ed25519PublicKey | None, message: bytes, signature: str, ki
     if key is None:
         return f"签名密钥 {kid} 不在受信任的密钥中"
     try:
-        key.verify(base64.b64decode(signature, validate=True), message)
+        value = base64.b64decode(signature, validate=True)
+        if base64.b64encode(value).decode("ascii") != signature:  # spare bits changed: not the signed text
+            raise ValueError("non-canonical base64")
+        key.verify(value, message)
     except (InvalidSignature, binascii.Error, ValueError):
         return "签名不符：内容在签名后被改动，或不是该密钥签署的"
     return None
