@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -94,7 +94,9 @@ def work_branches(session: Session, actor: Actor, status: str = "ready") -> list
 
 def work_filter(actor: Actor, *, mine: bool = False, process_key: str | None = None) -> Any:
     """Within the ranges: unclaimed or the actor's own (only their own when ``mine``), of one process."""
-    cond = or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username)
+    # written on an expression so that no planner takes the assignee index (almost every row is unclaimed)
+    # instead of the list's own range
+    cond: Any = func.coalesce(HumanTask.assignee, "").in_(["", actor.username])
     if mine:
         cond &= HumanTask.assignee == actor.username
     if process_key:

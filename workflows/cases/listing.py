@@ -128,7 +128,8 @@ def bounded_count(session: Session, branches: list[Branch], *, extra: Any = None
         inner = select(HumanTask.id)
         if join is not None:
             inner = join(inner)
-        inner = inner.where(cond).limit(COUNT_CAP + 1 - total)
+        # in list order, so that the planner walks the list's own index range (not a wider one)
+        inner = inner.where(cond).order_by(*ORDER).limit(COUNT_CAP + 1 - total)
         total += session.scalar(select(func.count()).select_from(inner.subquery())) or 0
         if total > COUNT_CAP:
             break
