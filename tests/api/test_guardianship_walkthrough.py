@@ -71,6 +71,8 @@ def test_report_to_court_petition_over_http(client: TestClient, demo_passwords: 
             "procuratorate",
             "court",
             "welfare_institution",
+            "village_committee",
+            "judicial_admin",
         ):
             items = client.get(
                 "/api/tasks",

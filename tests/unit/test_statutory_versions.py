@@ -83,3 +83,41 @@ def test_worker_onboarding_cases_stay_on_their_version() -> None:
     appointment = {"appointment_date": "2026-03-02", "background": "committee_member", "post_basis": "first"}
     do(run, "appoint_director", appointment, now)
     assert [t.bpmn_id for t in run.open_tasks()] == ["register_worker"]
+
+
+def test_guardianship_cases_stay_on_their_version_and_finish_there() -> None:
+    """A red case at the police step on the previous version: moving it would skip the new intake rules, so
+    migration is refused; on its own version it carries on to the assessment."""
+    old, new = versions("guardianship_intervention")
+    now = datetime(2026, 3, 2, 1, tzinfo=UTC)
+    report = {
+        "reporter_type": "public",
+        "situation": "violence",
+        "without_guardian": False,
+        "immediate_danger": True,
+        "child_known": True,
+        "location_description": "某村",
+        "description": "邻居反映儿童被打。",
+    }
+    run = CaseRun.start(old, case_id=str(uuid.uuid4()), data=report, now=now)
+    review = {
+        "intake_decision": "accept",
+        "situation": "violence",
+        "without_guardian": False,
+        "immediate_danger": True,
+    }
+    do(run, "review_report", review, now)
+    assert [t.bpmn_id for t in run.open_tasks()] == ["emergency_response_police"]
+    moved = migrate_run(stored(run, old), new, now=now)
+    assert not moved.safe and any("set_parameters" in r for r in moved.reasons)
+    run = stored(run, old)
+    police = {
+        "police_arrived_at": "2026-03-02T09:40:00+08:00",
+        "child_located": True,
+        "child_safe": True,
+        "police_measures": ["stop_harm"],
+        "criminal_case_filed": False,
+        "police_note": "已制止。",
+    }
+    do(run, "emergency_response_police", police, now)
+    assert [t.bpmn_id for t in run.open_tasks()] == ["assess_guardianship"]

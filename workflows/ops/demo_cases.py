@@ -24,7 +24,22 @@ _ASSESS = {
     "guardian_capacity": "severely_insufficient",
     "child_needs": ["safety", "psychological"],
     "assessment_summary": "监护人履职能力明显不足，儿童需要人身安全保护和心理疏导。",
+}
+_COORDINATE = {"coordinated_on": "2026-11-20", "assessment_focus": "监护人履职能力与儿童安全需求"}
+_COMMITTEE = {
+    "input_date": "2026-11-21",
+    "guardian_performance": "infringes",
+    "prior_measures": "村委会曾两次上门劝诫。",
+}
+_CONCLUDE = {
+    "assessment_conclusion": "监护人实施家庭暴力，监护严重不足，建议临时监护。",
+    "guardian_capacity_final": "severely_insufficient",
     "assessment_route": "standard",
+}
+_LEGAL_AID = {
+    "aid_accepted_on": "2026-11-22",
+    "aid_lawyer": "大足区法律援助中心",
+    "aid_matter": "申请人身安全保护令",
 }
 _DECIDE_CUSTODY = {
     "assessment_decision": "temporary_custody",
@@ -93,8 +108,12 @@ STORIES: list[dict[str, Any]] = [
         "steps": [
             ("review_report", _REVIEW_RED),
             ("emergency_response_police", _POLICE),
+            ("coordinate_assessment", _COORDINATE),
             ("assess_guardianship", _ASSESS),
+            ("committee_guardianship_input", _COMMITTEE),
+            ("conclude_assessment", _CONCLUDE),
             ("decide_intervention", _DECIDE_CUSTODY),
+            ("provide_legal_aid", _LEGAL_AID),
             ("decide_temporary_custody", _CUSTODY),
             ("place_with_relatives", _RELATIVES),
             ("decide_court_petition", _PETITION),
@@ -116,6 +135,10 @@ STORIES: list[dict[str, Any]] = [
                     "immediate_danger": False,
                 },
             ),
+            (
+                "emergency_response_police",
+                _POLICE,
+            ),  # a report of a child living alone went to the police at once
             ("notify_reporter", {"notification_method": "not_contactable"}),
         ],
     },
