@@ -81,6 +81,7 @@ REPORT = {
     "description": "父亲酒后打骂儿童。",
     "reporter_name": "演示报告人",
 }
+COORDINATE = {"coordinated_on": "2026-03-02", "assessment_focus": "监护人履职能力与儿童安全需求"}
 REVIEW = {
     "intake_decision": "accept",
     "situation": "violence",
@@ -187,6 +188,7 @@ def seed(url: str, bpmn_dir: Path) -> dict[str, Any]:
             for who, bpmn_id, step in (
                 ("center", "review_report", REVIEW),
                 ("police", "emergency_response_police", POLICE),
+                ("center", "coordinate_assessment", COORDINATE),
             ):
                 page = human_tasks.list_tasks(session=session, actor=actors[who], limit=200)
                 task = next(t for t in page.items if t.case_id == outcome.case.id and t.bpmn_id == bpmn_id)

@@ -124,7 +124,6 @@ def test_3_7_every_form_reloads_and_the_first_error_is_in_view(page: Any, live_s
     page.check("#field-child_file_status input[value=existing]")
     page.check("#field-guardian_capacity input[value=severely_insufficient]")
     page.fill("#in-assessment_summary", "监护人履职能力明显不足。")
-    page.check("#field-assessment_route input[value=standard]")
     page.click("#submit")
     page.wait_for_url(re.compile(r"/tasks/[0-9a-f-]{36}/done$"))
     page.reload()
