@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages for the integration and browser tests (Debian, run as root by .ci/run; idempotent, quiet):
-# PostgreSQL (a cluster on 127.0.0.1 with a role and database for the tests) and Chromium + chromedriver.
+# PostgreSQL (a cluster on 127.0.0.1 with a role and database for the tests), Chromium + chromedriver, and the
+# CJK fonts and Pango that WeasyPrint renders the statutory papers to PDF with.
 # Writes the test database URL to .ci/pg.env, which tests/integration/conftest.py reads; exports nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ PG_USER=shouhu
 PG_PASSWORD=shouhu-test-only
 PG_DB=shouhu_test
 PG_PORT="${SHOUHU_TEST_PG_PORT:-5432}"
-PACKAGES=(postgresql chromium chromium-driver fonts-noto-cjk)
+PACKAGES=(postgresql chromium chromium-driver fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0)
 
 say() { echo "system-deps: $*"; }
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tasks.runtime import unit
 from workflows.infra.clock import CST, Clock
 from workflows.infra.models import Case, Document, HumanTask, Place, ProcessDefinition
+from workflows.papers.pdf import pdf_with_hash
 from workflows.papers.rendering import LABELLING_TERMS, environment, labels_in
 from workflows.people.staffing import EXTRA_DIRECTOR_ABOVE, RULE_SOURCE, village_staffing
 
@@ -202,6 +203,7 @@ def write_annual_report(
         created_at=clock.now(),
         created_by=actor,
     )
+    document.pdf, document.pdf_sha256 = pdf_with_hash(content)
     session.add(document)
     session.flush()
     return document

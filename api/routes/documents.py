@@ -29,6 +29,7 @@ def _document(d: Document) -> dict[str, Any]:
         "kind": d.kind,
         "title": d.title,
         "sha256": d.sha256,
+        "pdf_sha256": d.pdf_sha256,
         "created_at": iso_utc(d.created_at),
         "created_by": d.created_by,
     }
@@ -84,6 +85,26 @@ def show(
         case=session.get(Case, document.case_id),
     )
     return HTMLResponse(document.content)
+
+
+@router.get("/api/documents/{document_id}/pdf", responses=ERRORS)
+def show_pdf(
+    document_id: int, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
+) -> Response:
+    """文书的 PDF 版本（A4；其 sha256 记入案件日志；访问会被记录）。"""
+    document = documents.get_document(session=session, actor=actor, document_id=document_id)
+    views.record_access(
+        session,
+        clock=clock,
+        actor=actor,
+        endpoint=f"GET {request.url.path}",
+        case=session.get(Case, document.case_id),
+    )
+    return Response(
+        documents.pdf_bytes(document),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="document-{document.id}.pdf"'},
+    )
 
 
 @router.post("/api/cases/{case_id}/attachments", status_code=201, responses=ERRORS)

@@ -42,6 +42,24 @@ def show_document(document_id: int, page: PageDep) -> Response:
     return HTMLResponse(document.content, headers={"Content-Security-Policy": "script-src 'none'"})
 
 
+@router.get("/documents/{document_id}/pdf")
+def show_document_pdf(document_id: int, page: PageDep) -> Response:
+    """The document as PDF (A4), as it was issued."""
+    document = documents.get_document(session=page.session, actor=page.actor, document_id=document_id)
+    views.record_access(
+        page.session,
+        clock=page.clock,
+        actor=page.actor,
+        endpoint=page.endpoint,
+        case=page.session.get(Case, document.case_id),
+    )
+    return Response(
+        documents.pdf_bytes(document),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="document-{document.id}.pdf"'},
+    )
+
+
 @router.get("/attachments/{attachment_id}")
 def show_attachment(attachment_id: int, page: PageDep) -> Response:
     attachment = documents.get_attachment(session=page.session, actor=page.actor, attachment_id=attachment_id)

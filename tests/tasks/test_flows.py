@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -206,6 +207,8 @@ def test_province_report_is_due_on_10_december(gz: Session, clock: FixedClock, r
         select(Document).where(Document.kind == "annual_report", Document.jurisdiction_code == "44")
     )
     assert "2026年12月10日" in document.content and "报送对象：民政部" in document.content
+    assert document.pdf.startswith(b"%PDF-")  # the annual report is kept as PDF too, with its hash
+    assert document.pdf_sha256 == hashlib.sha256(document.pdf).hexdigest()
     assert "本年度暂无案件" not in document.content or "广东省" in document.title
 
 

@@ -315,6 +315,8 @@ class Document(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[str | None] = mapped_column(String(36), index=True)  # a case's statutory paper
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # the same paper as PDF (A4)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_documents_kind_place_period", "kind", "jurisdiction_code", "period"),)
 

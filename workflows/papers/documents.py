@@ -21,6 +21,7 @@ from workflows.infra.clock import CST, Clock
 from workflows.infra.errors import ModelError, NotFound, ValidationFailed
 from workflows.infra.models import Attachment, Case, Document, Place
 from workflows.log.events import NewEvent
+from workflows.papers.pdf import pdf_with_hash
 from workflows.papers.rendering import environment, labels_in
 from workflows.people.access import Actor, require_certified, require_role
 from workflows.people.roles import role_label
@@ -187,6 +188,7 @@ def issue(*, session: Session, clock: Clock, actor: Actor, case_id: str, kind: s
     context = {"date": ctx["date"], **spec.build(case, dict(case.data or {}), ctx)}
     html = render(kind, context)
     digest = hashlib.sha256(html.encode("utf-8")).hexdigest()
+    pdf, pdf_digest = pdf_with_hash(html)
     document = Document(
         kind=kind,
         title=spec.title,
@@ -197,10 +199,18 @@ def issue(*, session: Session, clock: Clock, actor: Actor, case_id: str, kind: s
         created_at=now,
         created_by=actor.username,
         case_id=case.id,
+        pdf=pdf,
+        pdf_sha256=pdf_digest,
     )
     session.add(document)
     session.flush()
-    payload = {"document_id": document.id, "kind": kind, "title": spec.title, "sha256": digest}
+    payload = {
+        "document_id": document.id,
+        "kind": kind,
+        "title": spec.title,
+        "sha256": digest,
+        "pdf_sha256": pdf_digest,
+    }
     act(
         session,
         case_id=case.id,
@@ -296,6 +306,13 @@ def get_document(*, session: Session, actor: Actor, document_id: int) -> Documen
         raise NotFound("找不到该文书", code="document_not_found")
     cases.get_case(session=session, actor=actor, case_id=document.case_id)
     return document
+
+
+def pdf_bytes(document: Document) -> bytes:
+    """The stored PDF of a paper (papers issued before PDFs were kept have none)."""
+    if document.pdf is None:
+        raise NotFound("该文书出具时尚未生成 PDF 版本，请打印网页版本", code="document_pdf_missing")
+    return document.pdf
 
 
 def get_attachment(*, session: Session, actor: Actor, attachment_id: int) -> Attachment:
