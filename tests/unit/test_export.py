@@ -41,7 +41,13 @@ def test_an_export_verifies_offline_with_its_proof(session: Session, clock: Fixe
 def test_any_changed_byte_fails(session: Session, clock: FixedClock) -> None:
     raw = exported(session, clock)
     step = max(len(raw) // 300, 1)
-    for position in [*range(0, len(raw), step), len(raw) - 1]:
+    # every byte outside the events and model files (the case, the proof, the signature), a sample of the rest
+    every = [
+        *range(0, raw.index(b'"documents"')),
+        *range(raw.index(b'"exported_at"'), raw.index(b'"versions"')),
+        *range(raw.index(b',"format"'), len(raw)),
+    ]
+    for position in sorted({*every, *range(0, len(raw), step)}):
         changed = bytearray(raw)
         changed[position] = ord("x") if raw[position] != ord("x") else ord("y")
         assert not check_export(bytes(changed), [KEYS.public_key]).ok, position

@@ -9,7 +9,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from workflows.infra.clock import parse_iso
-from workflows.infra.keys import key_id, parse_public, verify_with
+from workflows.infra.keys import ALGORITHM, key_id, parse_public, verify_with
 from workflows.log import checkpoints, merkle
 from workflows.log.events import GENESIS, canonical, event_hash
 from workflows.ops.export import FORMAT
@@ -37,6 +37,8 @@ def check_export(raw: bytes, trusted_keys: list[str] | None = None) -> ExportChe
         if canonical(document) != raw:
             raise ValueError("不是规范格式")
         body, signature = document["body"], document["signature"]
+        if set(document) != {"format", "body", "signature"}:
+            raise ValueError("顶层只能有 format、body、signature")
         if document.get("format") != FORMAT:
             raise ValueError(f"格式应为 {FORMAT}")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
@@ -70,6 +72,13 @@ def _signer(
 
 
 def _check_signature(result: ExportCheck, body: Any, signature: dict[str, Any], trusted: Trusted) -> None:
+    if signature["algorithm"] != ALGORITHM or set(signature) != {
+        "algorithm",
+        "key_id",
+        "public_key",
+        "value",
+    }:
+        result.problems.append(f"导出文件的签名格式无效（算法应为 {ALGORITHM}）")
     key = _signer(result, signature["public_key"], signature["key_id"], trusted, "导出文件")
     if key is not None:
         problem = verify_with(key, canonical(body), signature["value"], signature["key_id"])
