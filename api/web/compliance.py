@@ -39,7 +39,7 @@ def history_page(case_id: str, page: PageDep) -> Response:
             )
             for name, before, after in entry["corrections"]
         ]
-    return page.render(
+    response = page.render(
         "history.html",
         title=f"案件 {case.case_no} 的历史",
         case=case,
@@ -50,6 +50,8 @@ def history_page(case_id: str, page: PageDep) -> Response:
         may_verify=page.actor.has_any(*replay.VERIFIERS),
         may_export=page.actor.has_any(*EXPORTERS),
     )
+    response.headers["Cache-Control"] = "no-store"  # a child's data: not kept in the browser's cache
+    return response
 
 
 @router.get("/cases/{case_id}/history/state")
