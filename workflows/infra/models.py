@@ -237,9 +237,7 @@ class AccessLog(Base):
     case_id: Mapped[str | None] = mapped_column(String(36), index=True)
     child_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     purpose: Mapped[str] = mapped_column(String(200), default="")
-    roles: Mapped[str] = mapped_column(
-        String(300), default=""
-    )  # the reader's roles at the time, comma-separated
+    roles: Mapped[str] = mapped_column(String(300), default="")  # the reader's roles then, comma-separated
 
 
 class AccountEvent(Base):
@@ -328,9 +326,7 @@ class TaskDraft(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id"))
     username: Mapped[str] = mapped_column(String(64))
-    form_values: Mapped[dict[str, Any]] = mapped_column(
-        JSON
-    )  # the raw form input: name → text or list of texts
+    form_values: Mapped[dict[str, Any]] = mapped_column(JSON)  # raw form input: name → text or texts
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("task_id", "username", name="uq_task_drafts_task_user"),)
