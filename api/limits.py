@@ -51,11 +51,96 @@ class BodyLimit:
 
 
 async def _refuse(send: Any) -> None:
+    await _send(send, 413, _TOO_LARGE)
+
+
+MAX_JSON_DEPTH = 32  # forms are flat; a nested list of lists is a handful deep
+
+
+def _refusal(code: str, message: str) -> bytes:
+    return json.dumps({"code": code, "message": message, "details": None}, ensure_ascii=False).encode()
+
+
+def json_problem(raw: bytes) -> tuple[str, str] | None:
+    """Why a JSON body may not reach the routes (nesting too deep, text that is not valid Unicode), or None.
+
+    Only bodies with ``\\u`` escapes or deep brackets need the full walk: a lone surrogate can only arrive
+    as an escape, and nesting costs at least two bytes a level.
+    """
+    if b"\\u" not in raw and raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return None
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        return "request_too_deep", f"提交的内容嵌套层数过多（上限 {MAX_JSON_DEPTH} 层）"
+    except ValueError:
+        return None  # not JSON: the route answers with its own 422
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return "request_too_deep", f"提交的内容嵌套层数过多（上限 {MAX_JSON_DEPTH} 层）"
+        if isinstance(item, str):
+            if not _valid_unicode(item):
+                return "text_invalid", "提交的文字中含有无效字符（不成对的代理码位），请删除后重新提交"
+        elif isinstance(item, dict):
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return None
+
+
+def _valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class JsonGuard:
+    """ASGI middleware: a JSON body nested too deep or carrying invalid Unicode is refused with 422."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        if b"json" not in headers.get(b"content-type", b""):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # a disconnect: let the route see it
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        raw = b"".join(chunks)
+        problem = json_problem(raw)
+        if problem is not None:
+            await _send(send, 422, _refusal(*problem))
+            return
+        delivered = False
+
+        async def replay() -> Any:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _send(send: Any, status: int, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [(b"content-type", b"application/json; charset=utf-8")],
         }
     )
-    await send({"type": "http.response.body", "body": _TOO_LARGE})
+    await send({"type": "http.response.body", "body": body})

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import errors, web
 from api.deps import install_commit_in_endpoint_thread
-from api.limits import BodyLimit
+from api.limits import BodyLimit, JsonGuard
 from api.routes import (
     auth,
     cases,
@@ -23,6 +23,7 @@ from api.routes import (
     users,
     versions,
 )
+from api.schemas.common import only_declared_media
 from api.security import SignInLimiter
 from workflows.infra.clock import Clock, SystemClock
 from workflows.infra.db import make_engine, make_sessionmaker
@@ -62,12 +63,16 @@ def create_app(
     )
     app.state.settings, app.state.sessionmaker, app.state.clock = settings, sessions, clock
     app.state.sign_in_limiter = SignInLimiter()
+    app.add_middleware(JsonGuard)  # inside the size cap: it reads only bodies that fit
     app.add_middleware(BodyLimit)
     errors.install(app)
     for module in (auth, processes, cases, tasks, users, notifications, children, documents, compliance):
         app.include_router(module.router)
     versions.install(app)  # process models: versions, migrations, the modeler page
     web.install(app)  # the caseworkers' pages (HTML), after the API routes
+
+    documented = app.openapi
+    app.openapi = lambda: only_declared_media(documented())  # type: ignore[method-assign]
 
     @app.get("/api/health", tags=["系统 system"])
     def health() -> dict[str, str]:

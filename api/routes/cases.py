@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from api.deps import ActorDep, ClockDep, SessionDep
-from api.schemas.common import ERRORS, CaseStart, Correction, MessageIn
+from api.schemas.common import ERRORS, CaseStart, Correction, MessageIn, Offset
 from workflows.cases import lifecycle as cases
 from workflows.cases import replay, views
 
@@ -44,7 +44,7 @@ def list_cases(
     process_key: str | None = None,
     status: str | None = None,
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """本人辖区内的案件（摘要）。"""
     items, total = views.case_list(

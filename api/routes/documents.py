@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from api.deps import ActorDep, ClockDep, SessionDep
-from api.schemas.common import ERRORS
+from api.schemas.common import ERRORS, FILE_ANSWER, HTML_ANSWER, RowId
 from workflows.cases import views
 from workflows.infra.clock import iso_utc
 from workflows.infra.errors import ValidationFailed
@@ -71,9 +71,9 @@ def papers(case_id: str, session: SessionDep, actor: ActorDep) -> dict[str, Any]
     return {"documents": [_document(d) for d in docs], "attachments": [_attachment(a) for a in files]}
 
 
-@router.get("/api/documents/{document_id}", response_class=HTMLResponse, responses=ERRORS)
+@router.get("/api/documents/{document_id}", responses={**ERRORS, 200: HTML_ANSWER})
 def show(
-    document_id: int, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
+    document_id: RowId, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> HTMLResponse:
     """文书全文（可打印的 HTML；访问会被记录）。"""
     document = documents.get_document(session=session, actor=actor, document_id=document_id)
@@ -108,7 +108,7 @@ def show_pdf(
 
 
 @router.post("/api/cases/{case_id}/attachments", status_code=201, responses=ERRORS)
-async def upload(
+def upload(
     case_id: str,
     kind: Annotated[str, Form()],
     file: Annotated[UploadFile, File()],
@@ -117,7 +117,7 @@ async def upload(
     actor: ActorDep,
 ) -> dict[str, Any]:
     """上传附件（PDF/JPG/PNG，不超过 10 MB；哈希记入案件日志）。"""
-    content = await file.read(documents.MAX_ATTACHMENT_BYTES + 1)
+    content = file.file.read(documents.MAX_ATTACHMENT_BYTES + 1)
     if len(content) > documents.MAX_ATTACHMENT_BYTES:
         raise ValidationFailed("附件不能超过 10 MB", code="attachment_size")
     attachment = documents.add_attachment(
@@ -133,9 +133,9 @@ async def upload(
     return _attachment(attachment)
 
 
-@router.get("/api/attachments/{attachment_id}", responses=ERRORS)
+@router.get("/api/attachments/{attachment_id}", responses={**ERRORS, 200: FILE_ANSWER})
 def download(
-    attachment_id: int, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
+    attachment_id: RowId, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> Response:
     """下载附件（访问会被记录）。"""
     attachment = documents.get_attachment(session=session, actor=actor, attachment_id=attachment_id)

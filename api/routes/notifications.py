@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, ClockDep, SessionDep
-from api.schemas.common import ERRORS
+from api.schemas.common import ERRORS, Offset, RowId
 from workflows.outbox import notifications
 
 router = APIRouter(prefix="/api/notifications", tags=["通知 notifications"])
@@ -19,7 +19,7 @@ def list_notifications(
     actor: ActorDep,
     unread_only: bool = False,
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """本人的站内通知：未读在前，新的在前。"""
     page = notifications.list_inbox(
@@ -41,7 +41,7 @@ def read_all(session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str,
 
 
 @router.post("/{item_id}/read", responses=ERRORS)
-def read(item_id: int, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+def read(item_id: RowId, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
     """把一条通知标为已读。"""
     return notifications.summary(
         notifications.mark_read(session=session, clock=clock, actor=actor, item_id=item_id)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 
 from api.deps import ActorDep, ClockDep, SessionDep
-from api.schemas.common import ERRORS, TaskComplete
+from api.schemas.common import ERRORS, Offset, TaskComplete
 from workflows.cases import human_tasks, views
 
 router = APIRouter(prefix="/api/tasks", tags=["任务 tasks"])
@@ -20,7 +20,7 @@ def list_tasks(
     process_key: str | None = None,
     mine: bool = False,
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     after: str | None = Query(None, max_length=120),
 ) -> dict[str, Any]:
     """本人角色和辖区的待办（含本人已认领的），按期限排序。

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, ClockDep, SessionDep
 from api.routes.auth import user_out
-from api.schemas.common import ERRORS, HandOver, UserCreate, UserPatch
+from api.schemas.common import ERRORS, HandOver, Offset, RowId, UserCreate, UserPatch
 from workflows.cases import handover
 from workflows.people import accounts
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/users", tags=["账号 users"])
 
 @router.get("", responses=ERRORS)
 def list_users(
-    session: SessionDep, actor: ActorDep, limit: int = Query(100, ge=1, le=500), offset: int = Query(0, ge=0)
+    session: SessionDep, actor: ActorDep, limit: int = Query(100, ge=1, le=500), offset: Offset = 0
 ) -> dict[str, Any]:
     """本人辖区内的账号。"""
     users, total = accounts.list_users(session=session, actor=actor, limit=limit, offset=offset)
@@ -43,14 +43,14 @@ def create_user(body: UserCreate, session: SessionDep, clock: ClockDep, actor: A
 
 
 @router.get("/{user_id}", responses=ERRORS)
-def get_user(user_id: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+def get_user(user_id: RowId, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
     """账号详情。"""
     return user_out(accounts.get_user(session=session, actor=actor, user_id=user_id))
 
 
 @router.patch("/{user_id}", responses=ERRORS)
 def update_user(
-    user_id: int, body: UserPatch, session: SessionDep, clock: ClockDep, actor: ActorDep
+    user_id: RowId, body: UserPatch, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> dict[str, Any]:
     """修改账号（角色、辖区、停用或改密会使其已登录的令牌失效）。"""
     change = accounts.UserChange(**body.model_dump())
@@ -60,7 +60,7 @@ def update_user(
 
 
 @router.post("/{user_id}/deactivate", responses=ERRORS)
-def deactivate(user_id: int, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+def deactivate(user_id: RowId, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
     """停用账号（立即失效）。"""
     change = accounts.UserChange(active=False)
     return user_out(
@@ -70,7 +70,7 @@ def deactivate(user_id: int, session: SessionDep, clock: ClockDep, actor: ActorD
 
 @router.post("/{user_id}/handover", responses=ERRORS)
 def hand_over(
-    user_id: int, body: HandOver, session: SessionDep, clock: ClockDep, actor: ActorDep
+    user_id: RowId, body: HandOver, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> dict[str, Any]:
     """工作交接：把该账号已认领的任务交给接替人（不指定则退回待办池）。"""
     moved = handover.hand_over(

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import ClockDep, SessionDep, SettingsDep, current_user, oauth2
-from api.schemas.common import ERRORS
+from api.schemas.common import ERRORS, MAX_ROW_ID, RowId
 from api.schemas.versions import DraftIn, MigrationIn, PublishIn, RollbackIn
 from api.web import session as cookies
 from api.web.core import PageDep, WebRoute
@@ -207,14 +207,14 @@ def upload(
 
 
 @router.get("/{key}/versions/{version_id}")
-def get_version(key: str, version_id: int, session: SessionDep, actor: AdminDep) -> dict[str, Any]:
+def get_version(key: str, version_id: RowId, session: SessionDep, actor: AdminDep) -> dict[str, Any]:
     """一个版本及其全部文件（版本文件永久保留）。"""
     version = versions.get_version(session=session, actor=actor, version_id=version_id, process_key=key)
     return _version_out(version, files=True)
 
 
 @router.post("/{key}/versions/{version_id}/validate")
-def validate(key: str, version_id: int, session: SessionDep, actor: AdminDep) -> dict[str, Any]:
+def validate(key: str, version_id: RowId, session: SessionDep, actor: AdminDep) -> dict[str, Any]:
     """校验版本：每个问题给出元素、行号和中文说明。"""
     return _problems(
         versions.validate_version(session=session, actor=actor, version_id=version_id, process_key=key)
@@ -224,7 +224,7 @@ def validate(key: str, version_id: int, session: SessionDep, actor: AdminDep) ->
 @router.post("/{key}/versions/{version_id}/publish")
 def publish(
     key: str,
-    version_id: int,
+    version_id: RowId,
     session: SessionDep,
     clock: ClockDep,
     actor: AdminDep,
@@ -292,7 +292,9 @@ def migrate(
 
 
 @pages.get("/modeler", response_class=HTMLResponse)
-def modeler_page(page: PageDep, key: str | None = None, version: int | None = None) -> Response:
+def modeler_page(
+    page: PageDep, key: str | None = None, version: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None
+) -> Response:
     require_role(page.actor, ADMIN_ROLE, action="编辑流程模型")
     ready = (NODE_MODULES / "bpmn-js" / "dist").is_dir()
     return page.render(

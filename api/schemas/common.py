@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path, Query
 from pydantic import BaseModel, Field
+
+# Numbers reaching the database stay within its 64-bit integers (a larger one is a 422, not a 500).
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="编号（正整数）")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="跳过的条数")]
 
 
 class ErrorBody(BaseModel):
@@ -71,9 +77,31 @@ class HandOver(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "请求格式有误（无法解析）"},
     401: {"model": ErrorBody, "description": "未登录或登录失效"},
     403: {"model": ErrorBody, "description": "角色无权操作"},
     404: {"model": ErrorBody, "description": "不存在或不在本人辖区"},
     409: {"model": ErrorBody, "description": "冲突（已被他人办理、已认领等）"},
+    413: {"model": ErrorBody, "description": "提交的内容过大"},
     422: {"model": ErrorBody, "description": "填写有误（逐项中文说明）"},
 }
+
+
+def _text_answer(description: str, *media: str) -> dict[str, Any]:
+    return {"description": description, "content": {m: {"schema": {"type": "string"}} for m in media}}
+
+
+CSV_ANSWER = _text_answer("CSV 文件（UTF-8，带 BOM）", "text/csv")
+HTML_ANSWER = _text_answer("可打印的 HTML", "text/html")
+FILE_ANSWER = _text_answer("附件原文件", "application/pdf", "image/png", "image/jpeg")
+
+
+def only_declared_media(openapi: dict[str, Any]) -> dict[str, Any]:
+    """A success answer that declares a file type (CSV, HTML, PDF …) is not also JSON."""
+    for path in openapi.get("paths", {}).values():
+        for operation in path.values():
+            for answer in operation.get("responses", {}).values():
+                content = answer.get("content", {})
+                if "application/json" in content and len(content) > 1:
+                    content.pop("application/json")
+    return openapi

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from api.schemas.common import RowId
 from api.web.core import PageDep, WebRoute, notifications, verify_csrf
 from api.web.tasks import FormDep
 from workflows.cases import handover
@@ -139,12 +140,12 @@ def create_user(page: PageDep, form: FormDep) -> Response:
 
 
 @router.get("/users/{user_id}", response_class=HTMLResponse)
-def edit_user(user_id: int, page: PageDep) -> Response:
+def edit_user(user_id: RowId, page: PageDep) -> Response:
     return _user_form(page, user=accounts.get_user(session=page.session, actor=page.actor, user_id=user_id))
 
 
 @router.post("/users/{user_id}", response_class=HTMLResponse)
-def update_user(user_id: int, page: PageDep, form: FormDep) -> Response:
+def update_user(user_id: RowId, page: PageDep, form: FormDep) -> Response:
     user = accounts.get_user(session=page.session, actor=page.actor, user_id=user_id)
     roles = [str(r) for r in form.getlist("roles")]
     change = accounts.UserChange(
@@ -180,7 +181,7 @@ def update_user(user_id: int, page: PageDep, form: FormDep) -> Response:
 
 
 @router.post("/users/{user_id}/active")
-def set_active(user_id: int, page: PageDep, form: FormDep) -> Response:
+def set_active(user_id: RowId, page: PageDep, form: FormDep) -> Response:
     """Deactivate (or reactivate) an account; it is signed out everywhere at once."""
     active = form.get("active") == "true"
     handover.change_account(
@@ -206,7 +207,7 @@ def read_all(page: PageDep) -> Response:
 
 
 @router.post("/notifications/{item_id}/open")
-def open_notification(item_id: int, page: PageDep) -> Response:
+def open_notification(item_id: RowId, page: PageDep) -> Response:
     """Mark a notice read and go to its task (or back to the list)."""
     item = notifications.mark_read(session=page.session, clock=page.clock, actor=page.actor, item_id=item_id)
     return RedirectResponse(f"/tasks/{item.task_id}" if item.task_id else "/notifications", status_code=303)

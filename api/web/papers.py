@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
+from api.schemas.common import RowId
 from api.web.core import PageDep, WebRoute, verify_csrf
 from workflows.cases import views
 from workflows.infra.models import Case
@@ -29,7 +30,7 @@ def case_papers(page: PageDep, cases: Iterable[dict[str, Any]]) -> dict[str, Any
 
 
 @router.get("/documents/{document_id}", response_class=HTMLResponse)
-def show_document(document_id: int, page: PageDep) -> Response:
+def show_document(document_id: RowId, page: PageDep) -> Response:
     """The document's stored text, printable as it was issued."""
     document = documents.get_document(session=page.session, actor=page.actor, document_id=document_id)
     views.record_access(
@@ -61,7 +62,7 @@ def show_document_pdf(document_id: int, page: PageDep) -> Response:
 
 
 @router.get("/attachments/{attachment_id}")
-def show_attachment(attachment_id: int, page: PageDep) -> Response:
+def show_attachment(attachment_id: RowId, page: PageDep) -> Response:
     attachment = documents.get_attachment(session=page.session, actor=page.actor, attachment_id=attachment_id)
     views.record_access(
         page.session,

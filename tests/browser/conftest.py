@@ -76,7 +76,7 @@ REPORT = {
     "immediate_danger": True,
     "child_known": True,
     "child_name": "演示儿童丙",
-    "child_id_number": "500111201401011234",
+    "child_id_number": "500111201401011231",
     "location_description": "金龙村三组",
     "description": "父亲酒后打骂儿童。",
     "reporter_name": "演示报告人",

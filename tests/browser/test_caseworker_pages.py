@@ -98,7 +98,7 @@ def test_director_works_a_task_and_files_a_report_that_reaches_the_center(
     assert "办结：监护评估" in page.locator("ol.timeline").inner_text()
     check_page(page, "06-case")
     page.goto(f"{live_server.url}/children/CHILD-BROWSER-1")
-    assert "5001**********1234" in page.locator("main").inner_text()
+    assert "5001**********1231" in page.locator("main").inner_text()
     check_page(page, "07-child-file")
 
     # a new report: the quick form, the receipt

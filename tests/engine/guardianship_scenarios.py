@@ -142,7 +142,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "immediate_danger": True,
             "child_known": True,
             "child_name": "周某",
-            "child_id_number": "110101201501010000",
+            "child_id_number": "110101201501010003",
             "child_gender": "female",
             "child_age": 10,
             "location_description": "某县人民医院急诊科",

@@ -398,7 +398,7 @@ def test_child_file_masks_the_id_number_until_a_reason_is_given(
         "immediate_danger": False,
         "child_known": True,
         "child_name": "小林",
-        "child_id_number": "500111201001011234",
+        "child_id_number": "500111201001011232",
         "location_description": "一村",
         "description": "疑似被打。",
         "reporter_name": "秘密的人",
@@ -415,17 +415,17 @@ def test_child_file_masks_the_id_number_until_a_reason_is_given(
     session.flush()
     csrf = web_login("director")
     page = client.get("/children/CHILD-9")
-    assert page.status_code == 200 and "小林" in page.text and "5001**********1234" in page.text
-    assert "500111201001011234" not in page.text and "秘密的人" not in page.text
+    assert page.status_code == 200 and "小林" in page.text and "5001**********1232" in page.text
+    assert "500111201001011232" not in page.text and "秘密的人" not in page.text
     assert "受理核实" in page.text and "接报登记，案件开始" in page.text
     refused = client.post("/children/CHILD-9/reveal", data={"csrf_token": csrf, "reason": " "})
     assert (
         refused.status_code == 422
-        and "500111201001011234" not in refused.text
+        and "500111201001011232" not in refused.text
         and "须说明理由" in refused.text
     )
     shown = client.post("/children/CHILD-9/reveal", data={"csrf_token": csrf, "reason": "核对医保登记"})
-    assert shown.status_code == 200 and "500111201001011234" in shown.text
+    assert shown.status_code == 200 and "500111201001011232" in shown.text
     purposes = session.scalars(select(AccessLog.purpose).where(AccessLog.child_ref == "CHILD-9")).all()
     assert "查看完整身份证号：核对医保登记" in purposes
     assert client.get("/children").text.count("CHILD-9") >= 1

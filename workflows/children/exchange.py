@@ -87,8 +87,13 @@ def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
         from openpyxl import load_workbook
 
         _refuse_zip_bomb(content)
-        sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
-        rows = list(itertools.islice(sheet.iter_rows(values_only=True), MAX_ROWS + 2))
+        try:  # a damaged or hostile workbook (bad CRC, entity expansion, odd parts) is the sender's problem
+            sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
+            rows = list(itertools.islice(sheet.iter_rows(values_only=True), MAX_ROWS + 2))
+        except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
+            raise ValidationFailed(
+                "Excel 文件已损坏或格式不受支持，无法读取", code="import_unreadable"
+            ) from None
         if len(rows) > MAX_ROWS + 1:
             raise ValidationFailed(f"一次最多导入 {MAX_ROWS} 行，请分批导入", code="import_too_many_rows")
         header = [str(h or "").strip() for h in rows[0]] if rows else []
@@ -109,7 +114,10 @@ def read_table(filename: str, content: bytes) -> list[dict[str, Any]]:
         raise ValidationFailed(
             "文件应为 UTF-8 编码的 CSV 或 Excel（.xlsx）", code="import_encoding"
         ) from None
-    rows = list(itertools.islice(csv.DictReader(io.StringIO(text)), MAX_ROWS + 1))
+    try:
+        rows = list(itertools.islice(csv.DictReader(io.StringIO(text, newline="")), MAX_ROWS + 1))
+    except csv.Error as exc:
+        raise ValidationFailed(f"CSV 文件格式有误，无法读取（{exc}）", code="import_unreadable") from None
     if len(rows) > MAX_ROWS:
         raise ValidationFailed(f"一次最多导入 {MAX_ROWS} 行，请分批导入", code="import_too_many_rows")
     return [row for row in rows if any((v or "").strip() for v in row.values())]

@@ -7,14 +7,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaViolation
 
+from workflows.forms.schemas import (
+    DATE_TIME_HINT,
+    check_schema,
+    date_time_value,
+    registry_of,
+    validator_for,
+)
 from workflows.infra.errors import ModelError, ValidationFailed
+from workflows.infra.idnumbers import id_number_problem
 
 START_FORM = "start"
-_FORMAT_CHECKER = FormatChecker()
+MAX_DEPTH = 16  # a form's value: a list of objects of lists is three deep
 _TYPE_NAMES = {
     "string": "文本",
     "integer": "整数",
@@ -30,7 +38,7 @@ _TYPE_NAMES = {
 class Form:
     key: str
     schema: dict[str, Any]
-    validator: Draft202012Validator = field(repr=False)
+    validator: Any = field(repr=False)
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -44,12 +52,21 @@ class Form:
         if not isinstance(data, Mapping):
             raise ValidationFailed("提交的内容必须是一个表单对象", code="form_invalid")
         errors: dict[str, str] = {}
+        data = dict(data)
         for name in data:
             if not isinstance(name, str) or name.startswith("_") or name not in self.fields:
                 errors[str(name)] = f"表单中没有“{name}”这一项，不能提交"
+            elif not _shallow(data[name], MAX_DEPTH):
+                errors[name] = f"内容嵌套层数过多（上限 {MAX_DEPTH} 层）"
             elif not _finite(data[name]):
                 errors[name] = "数值无效（不能是 NaN 或无穷大）"
-        for error in self.validator.iter_errors(dict(data)):
+            else:
+                data[name], problem = self._text(name, data[name])
+                if problem:
+                    errors[name] = problem
+        if any(isinstance(v, (dict, list)) and not _shallow(v, MAX_DEPTH) for v in data.values()):
+            self._refuse(errors)  # never hand a deep value to the schema validator (it recurses)
+        for error in self.validator.iter_errors(data):
             if error.validator == "additionalProperties" and not error.absolute_path:
                 continue  # already named field by field above
             if error.validator == "required":
@@ -59,13 +76,50 @@ class Form:
                 continue
             name, message = self._explain(error)
             errors.setdefault(name, message)
+        errors.update(self._blank_but_required(data))
         if errors:
-            raise ValidationFailed(
-                "表单填写有误：" + "；".join(f"{self.title_of(k)}：{v}" for k, v in errors.items()),
-                code="form_invalid",
-                details={"fields": errors},
-            )
-        return json.loads(json.dumps(dict(data)))
+            self._refuse(errors)
+        return json.loads(json.dumps(data))
+
+    def _blank_but_required(self, data: dict[str, Any]) -> dict[str, str]:
+        """Text of only spaces counts as not filled in: refused where the field is required (even when
+        conditionally, by ``if``/``then``)."""
+        blank = {k for k, v in data.items() if isinstance(v, str) and v and not v.strip()}
+        if not blank:
+            return {}
+        probe = {k: v for k, v in data.items() if k not in blank}
+        missing = {
+            name
+            for error in self.validator.iter_errors(probe)
+            if error.validator == "required"
+            for name in error.validator_value
+            if name in blank
+        }
+        return {name: "此项为必填项（不能只填空格）" for name in missing}
+
+    def _refuse(self, errors: dict[str, str]) -> None:
+        raise ValidationFailed(
+            "表单填写有误：" + "；".join(f"{self.title_of(k)}：{v}" for k, v in errors.items()),
+            code="form_invalid",
+            details={"fields": errors},
+        )
+
+    def _text(self, name: str, value: Any) -> tuple[Any, str | None]:
+        """A text value normalised (date-time, ID number), or why it is refused (blank when required)."""
+        if not isinstance(value, str):
+            return value, None
+        prop = self.fields[name] if isinstance(self.fields[name], dict) else {}
+        if value and not value.strip() and int(prop.get("minLength") or 0) > 0:
+            return value, "此项为必填项（不能只填空格）"
+        if not value.strip():
+            return value, None
+        if prop.get("format") == "date-time":
+            normal = date_time_value(value)
+            return (normal, None) if normal else (value, DATE_TIME_HINT)
+        if name.endswith("id_number"):
+            number = value.strip().upper()
+            return number, id_number_problem(number)
+        return value, None
 
     def _explain(self, error: SchemaViolation) -> tuple[str, str]:
         path = [p for p in error.absolute_path if isinstance(p, str)]
@@ -81,7 +135,7 @@ class Form:
             "minimum": lambda: f"不能小于 {value}",
             "maximum": lambda: f"不能大于 {value}",
             "pattern": lambda: "格式不正确",
-            "format": lambda: {"date": "应为日期，格式如 2026-01-31", "date-time": "应为日期时间"}.get(
+            "format": lambda: {"date": "应为日期，格式如 2026-01-31", "date-time": DATE_TIME_HINT}.get(
                 str(value), "格式不正确"
             ),
             "minItems": lambda: f"至少选择 {value} 项",
@@ -89,6 +143,20 @@ class Form:
             "additionalProperties": lambda: "表单中有未定义的项",
         }
         return name, messages.get(str(kind), lambda: "填写有误")()
+
+
+def _shallow(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests no deeper than ``limit`` (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
 
 
 def _finite(value: Any) -> bool:
@@ -109,21 +177,27 @@ class FormSet:
 
     @classmethod
     def from_files(cls, files: Mapping[str, str]) -> FormSet:
-        forms: dict[str, Form] = {}
+        schemas: dict[str, Any] = {}
         for name, text in files.items():
             if not (name.startswith("forms/") and name.endswith(".json")):
                 continue
-            key = name[len("forms/") : -len(".json")]
             try:
                 schema = json.loads(text)
                 Draft202012Validator.check_schema(schema)
-            except (ValueError, SchemaError) as exc:
+            except (ValueError, SchemaError, RecursionError) as exc:
+                reason = "嵌套过深" if isinstance(exc, RecursionError) else str(exc)[:300]
                 raise ModelError(
-                    f"表单 {name} 不是有效的 JSON Schema：{exc}",
+                    f"表单 {name} 不是有效的 JSON Schema：{reason}",
                     code="form_schema_invalid",
                     details={"file": name},
                 ) from None
-            forms[key] = Form(key, schema, Draft202012Validator(schema, format_checker=_FORMAT_CHECKER))
+            schemas[name[len("forms/") :]] = schema
+        registry = registry_of(schemas)
+        forms: dict[str, Form] = {}
+        for file, schema in schemas.items():
+            check_schema(file, schema, registry)
+            key = file[: -len(".json")]
+            forms[key] = Form(key, schema, validator_for(file, schema, registry))
         return cls(forms)
 
     def get(self, key: str) -> Form | None:
