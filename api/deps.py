@@ -96,7 +96,7 @@ def current_user(
     """The active user of a valid bearer token whose version is current."""
     if not token:
         raise Unauthenticated("请先登录", code="not_authenticated")
-    user_id, version = read_token(token, secret=settings.secret_key, now=clock.now())
+    user_id, version = read_token(token, secret=settings.signing_keys, now=clock.now())
     # The check is a read of its own, ended before the action: on SQLite it takes no write lock, so the
     # action's transaction (and SQLite's one writer) starts only with the endpoint's first statement.
     if not session.in_transaction():

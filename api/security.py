@@ -1,101 +1,75 @@
-"""Signed, expiring bearer tokens; a user's token version revokes every token issued before a change."""
+"""Signed, expiring bearer tokens; a user's token version revokes every token issued before a change.
+
+Tokens and page cookies are signed by itsdangerous (HMAC-SHA1 key derivation, HMAC signature) with the
+secret key; keys listed in ``SHOUHU_OLD_SECRET_KEYS`` are still accepted for verification, so a key can be
+rotated without signing everybody out (docs/operations.md). Each use has its own salt: a page cookie is
+never a valid API token, nor the other way round.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from itsdangerous import BadData, URLSafeSerializer
+from sqlalchemy.orm import Session
+
 from workflows.infra.errors import Unauthenticated
+from workflows.people.sign_in import SignInThrottle
+
+TOKEN_SALT = "shouhu-api-token"
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def serializer(secret: str | Sequence[str], salt: str) -> URLSafeSerializer:
+    """Signs with the first key; verifies with any of them (itsdangerous wants oldest first)."""
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    return URLSafeSerializer(list(reversed(keys)), salt=salt)
 
 
 def issue_token(
-    *, user_id: int, token_version: int, secret: str, now: datetime, minutes: int
+    *, user_id: int, token_version: int, secret: str | Sequence[str], now: datetime, minutes: int
 ) -> tuple[str, datetime]:
     """A token naming the user and their token version, valid for ``minutes``."""
     expires = now + timedelta(minutes=minutes)
-    body = _b64(
-        json.dumps(
-            {"sub": user_id, "ver": token_version, "exp": int(expires.timestamp())}, separators=(",", ":")
-        ).encode()
-    )
-    signature = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
-    return f"{body}.{signature}", expires
+    claims = {"sub": user_id, "ver": token_version, "exp": int(expires.timestamp())}
+    return str(serializer(secret, TOKEN_SALT).dumps(claims)), expires
 
 
-def read_token(token: str, *, secret: str, now: datetime) -> tuple[int, int]:
+def read_token(token: str, *, secret: str | Sequence[str], now: datetime) -> tuple[int, int]:
     """(user id, token version) of a valid, unexpired token; Unauthenticated otherwise."""
-    invalid = Unauthenticated("登录已失效，请重新登录", code="token_invalid")
     try:
-        body, signature = token.split(".", 1)
-        expected = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(expected, signature):
-            raise invalid
-        claims = json.loads(_unb64(body))
-    except (ValueError, json.JSONDecodeError):
-        raise invalid from None
-    if int(claims.get("exp", 0)) <= now.timestamp():
+        claims = serializer(secret, TOKEN_SALT).loads(token)
+        user_id, version, expires = int(claims["sub"]), int(claims["ver"]), int(claims["exp"])
+    except (BadData, KeyError, TypeError, ValueError):
+        raise Unauthenticated("登录已失效，请重新登录", code="token_invalid") from None
+    if expires <= now.timestamp():
         raise Unauthenticated("登录已过期，请重新登录", code="token_expired")
-    return int(claims["sub"]), int(claims["ver"])
+    return user_id, version
 
 
-class SignInLimiter:
-    """Slows password guessing: after too many failures a username (or an address) must wait a while.
+SignInLimiter = SignInThrottle  # the name the app state uses
 
-    Kept in the process's memory: with several API workers each worker counts on its own, which still
-    bounds guessing to a small multiple of the limit.
+
+def sign_in(
+    limiter: SignInThrottle,
+    authenticate: Any,
+    *,
+    session: Session,
+    username: str,
+    address: str,
+    now: datetime,
+) -> Any:
+    """Authenticate through the throttle: refused early when throttled, failures counted for every worker.
+
+    A failure is committed on its own (the request then fails and would roll it back otherwise).
     """
-
-    def __init__(
-        self, *, per_user: int = 5, per_address: int = 30, window: timedelta = timedelta(minutes=15)
-    ) -> None:
-        self.limits = {"user": per_user, "address": per_address}
-        self.window = window
-        self.failures: dict[str, list[datetime]] = {}
-        self.lock = threading.Lock()
-
-    def _keys(self, username: str, address: str) -> list[tuple[str, str]]:
-        return [("user", f"user:{username.strip().lower()}"), ("address", f"address:{address}")]
-
-    def check(self, *, username: str, address: str, now: datetime) -> None:
-        """Refuse before checking the password when a key has failed too often lately."""
-        with self.lock:
-            for kind, key in self._keys(username, address):
-                recent = [t for t in self.failures.get(key, []) if now - t < self.window]
-                self.failures[key] = recent
-                if len(recent) >= self.limits[kind]:
-                    wait = int((recent[0] + self.window - now).total_seconds() // 60) + 1
-                    raise Unauthenticated(f"登录失败次数过多，请 {wait} 分钟后再试", code="too_many_attempts")
-
-    def failed(self, *, username: str, address: str, now: datetime) -> None:
-        with self.lock:
-            for _kind, key in self._keys(username, address):
-                self.failures.setdefault(key, []).append(now)
-
-    def succeeded(self, *, username: str) -> None:
-        with self.lock:
-            self.failures.pop(f"user:{username.strip().lower()}", None)
-
-
-def sign_in(limiter: SignInLimiter, authenticate: Any, *, username: str, address: str, now: datetime) -> Any:
-    """Authenticate through the limiter: refused early when throttled, failures counted."""
-    limiter.check(username=username, address=address, now=now)
+    limiter.check(session, username=username, address=address, now=now)
     try:
         user = authenticate()
     except Unauthenticated:
-        limiter.failed(username=username, address=address, now=now)
+        limiter.failed(session, username=username, address=address, now=now)
+        session.commit()
         raise
-    limiter.succeeded(username=username)
+    limiter.succeeded(session, username=username)
     return user

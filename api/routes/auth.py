@@ -45,6 +45,7 @@ def token(
     user = sign_in(
         request.app.state.sign_in_limiter,
         lambda: authenticate(session=session, username=form.username, password=form.password),
+        session=session,
         username=form.username,
         address=request.client.host if request.client else "",
         now=clock.now(),
@@ -52,7 +53,7 @@ def token(
     value, expires = issue_token(
         user_id=user.id,
         token_version=user.token_version,
-        secret=settings.secret_key,
+        secret=settings.signing_keys,
         now=clock.now(),
         minutes=settings.token_minutes,
     )

@@ -55,7 +55,7 @@ def install(app: FastAPI) -> None:
 
 
 def _cookie_user(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> User:
-    web = cookies.decode(request.cookies.get(cookies.COOKIE), secret=settings.secret_key, now=clock.now())
+    web = cookies.decode(request.cookies.get(cookies.COOKIE), secret=settings.signing_keys, now=clock.now())
     if web is None or web.user_id is None:
         raise Unauthenticated("请先登录", code="not_authenticated")
     if request.method in UNSAFE and not cookies.csrf_matches(web, request.headers.get(cookies.CSRF_HEADER)):

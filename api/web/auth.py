@@ -51,7 +51,7 @@ def _login_page(
         },
         status_code=status,
     )
-    cookies.set_cookie(response, web, secret=settings.secret_key, secure=not settings.demo, now=clock.now())
+    cookies.set_cookie(response, web, secret=settings.signing_keys, secure=not settings.demo, now=clock.now())
     return response
 
 
@@ -80,6 +80,7 @@ def login(
         user = sign_in(
             request.app.state.sign_in_limiter,
             lambda: authenticate(session=session, username=username.strip(), password=password),
+            session=session,
             username=username,
             address=request.client.host if request.client else "",
             now=clock.now(),
@@ -90,7 +91,7 @@ def login(
         now=clock.now(), minutes=settings.token_minutes, user_id=user.id, token_version=user.token_version
     )
     response = RedirectResponse(_safe_next(next_path), status_code=303)
-    cookies.set_cookie(response, web, secret=settings.secret_key, secure=not settings.demo, now=clock.now())
+    cookies.set_cookie(response, web, secret=settings.signing_keys, secure=not settings.demo, now=clock.now())
     return response
 
 

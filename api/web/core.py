@@ -135,7 +135,7 @@ class WebRoute(APIRoute):
 
 
 def read_session(request: Request, clock: Clock, settings: Settings) -> cookies.WebSession | None:
-    return cookies.decode(request.cookies.get(cookies.COOKIE), secret=settings.secret_key, now=clock.now())
+    return cookies.decode(request.cookies.get(cookies.COOKIE), secret=settings.signing_keys, now=clock.now())
 
 
 async def verify_csrf(request: Request, clock: ClockDep, settings: SettingsDep) -> None:
@@ -149,7 +149,7 @@ async def verify_csrf(request: Request, clock: ClockDep, settings: SettingsDep) 
         presented = value if isinstance(value, str) else None
     # an expired session still proves where the form came from: the person is then asked to sign in again
     signed = cookies.decode(
-        request.cookies.get(cookies.COOKIE), secret=settings.secret_key, now=clock.now(), allow_expired=True
+        request.cookies.get(cookies.COOKIE), secret=settings.signing_keys, now=clock.now(), allow_expired=True
     )
     if not cookies.csrf_matches(signed, presented):
         raise PermissionDenied("页面已过期或来源无法确认，请刷新页面后重新提交", code="csrf_failed")

@@ -7,20 +7,21 @@ only a CSRF token, so the sign-in form is protected too.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastapi import Response
+from itsdangerous import BadData
+
+from api.security import serializer
 
 COOKIE = "shouhu_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-_PURPOSE = b"shouhu-web-session:"  # a cookie is never a valid API token, nor the other way round
+SALT = "shouhu-web-session"  # a cookie is never a valid API token, nor the other way round
 
 
 @dataclass(frozen=True)
@@ -29,18 +30,6 @@ class WebSession:
     user_id: int | None = None
     token_version: int | None = None
     expires: int = 0
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(body: str, secret: str) -> str:
-    return _b64(hmac.new(secret.encode(), _PURPOSE + body.encode(), hashlib.sha256).digest())
 
 
 def new_session(
@@ -52,39 +41,33 @@ def new_session(
     )
 
 
-def encode(session: WebSession, *, secret: str) -> str:
-    body = _b64(
-        json.dumps(
-            {
-                "csrf": session.csrf,
-                "uid": session.user_id,
-                "ver": session.token_version,
-                "exp": session.expires,
-            },
-            separators=(",", ":"),
-        ).encode()
-    )
-    return f"{body}.{_sign(body, secret)}"
+def encode(session: WebSession, *, secret: str | Sequence[str]) -> str:
+    claims = {
+        "csrf": session.csrf,
+        "uid": session.user_id,
+        "ver": session.token_version,
+        "exp": session.expires,
+    }
+    return str(serializer(secret, SALT).dumps(claims))
 
 
 def decode(
-    value: str | None, *, secret: str, now: datetime, allow_expired: bool = False
+    value: str | None, *, secret: str | Sequence[str], now: datetime, allow_expired: bool = False
 ) -> WebSession | None:
     """The session in a cookie value when its signature holds and (unless allowed) it has not expired."""
-    if not value or "." not in value:
-        return None
-    body, signature = value.rsplit(".", 1)
-    if not hmac.compare_digest(_sign(body, secret), signature):
+    if not value:
         return None
     try:
-        claims = json.loads(_unb64(body))
+        claims = serializer(secret, SALT).loads(value)
         session = WebSession(str(claims["csrf"]), claims.get("uid"), claims.get("ver"), int(claims["exp"]))
-    except (ValueError, KeyError, TypeError):
+    except (BadData, ValueError, KeyError, TypeError, AttributeError):
         return None
     return session if allow_expired or session.expires > now.timestamp() else None
 
 
-def set_cookie(response: Response, session: WebSession, *, secret: str, secure: bool, now: datetime) -> None:
+def set_cookie(
+    response: Response, session: WebSession, *, secret: str | Sequence[str], secure: bool, now: datetime
+) -> None:
     response.set_cookie(
         COOKIE,
         encode(session, secret=secret),

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     bpmn_dir: Path = REPO_ROOT / "bpmn"
     demo: bool = False
     secret_key: str = ""
+    old_secret_keys: str = ""  # comma-separated: still accepted for verification while a rotation settles
     # Ed25519 key that signs checkpoints and exports (base64 of the 32-byte seed, or PEM); when unset, the key
     # file <data_dir>/checkpoint-ed25519.pem (generated in demo mode only). Kept outside the database.
     checkpoint_key: str = ""
@@ -44,7 +45,15 @@ class Settings(BaseSettings):
             self.secret_key = DEMO_SECRET
         if not self.demo and (self.secret_key == DEMO_SECRET or len(self.secret_key) < 32):
             raise ValueError("SHOUHU_SECRET_KEY 不安全：非演示模式下不得使用默认或过短的密钥")
+        if not self.demo and DEMO_SECRET in self.signing_keys[1:]:
+            raise ValueError("SHOUHU_OLD_SECRET_KEYS 不得包含演示密钥")
         return self
+
+    @property
+    def signing_keys(self) -> list[str]:
+        """The key that signs, then the old keys that still verify (key rotation, docs/operations.md)."""
+        olds = [k.strip() for k in self.old_secret_keys.split(",") if k.strip()]
+        return [self.secret_key, *[k for k in olds if k != self.secret_key]]
 
 
 @lru_cache

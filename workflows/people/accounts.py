@@ -16,7 +16,8 @@ from workflows.infra.models import AccountEvent, Place, User
 from workflows.people.access import SYSTEM, Actor, normalise_code, require_role, require_visible
 from workflows.people.roles import ROLES
 
-_HASHER = PasswordHasher()
+# Argon2id, RFC 9106 low-memory profile (stated in docs/operations.md): 3 passes over 64 MiB, 4 lanes.
+_HASHER = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4, hash_len=32, salt_len=16)
 # Only a worker who passed the initial training may work cases (初任…经培训考核合格后方可开展工作).
 CERTIFICATION_REQUIRED = frozenset({"village_director", "township_supervisor"})
 MIN_PASSWORD = 10
