@@ -84,7 +84,10 @@ def show(
         endpoint=f"GET {request.url.path}",
         case=session.get(Case, document.case_id),
     )
-    return HTMLResponse(document.content)
+    return HTMLResponse(
+        document.content,
+        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "script-src 'none'"},
+    )
 
 
 @router.get("/api/documents/{document_id}/pdf", responses=ERRORS)
@@ -149,5 +152,9 @@ def download(
     return Response(
         attachment.content,
         media_type=attachment.content_type,
-        headers={"Content-Disposition": f"inline; filename*=UTF-8''attachment-{attachment.id}"},
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''attachment-{attachment.id}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
     )

@@ -11,7 +11,9 @@ class DraftIn(BaseModel):
         "templates/documents/…）；给出 base_version_id 时只需列出改动的文件，内容为 null 表示删除该文件"
     )
     note: str = Field(description="本次修改了什么（必填）", max_length=2000)
-    base_version_id: int | None = Field(default=None, description="在哪个版本的基础上修改")
+    base_version_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="在哪个版本的基础上修改"
+    )
 
 
 class PublishIn(BaseModel):
@@ -26,8 +28,10 @@ class RollbackIn(BaseModel):
 
 
 class MigrationIn(BaseModel):
-    to_version_id: int = Field(description="迁入的版本")
+    to_version_id: int = Field(ge=1, le=2**63 - 1, description="迁入的版本")
     case_ids: list[str] | None = Field(default=None, description="要迁移的案件（全部安全才迁移）")
-    from_version_id: int | None = Field(default=None, description="或：迁移该版本上所有安全的运行中案件")
+    from_version_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="或：迁移该版本上所有安全的运行中案件"
+    )
     dry_run: bool = Field(default=True, description="只检查、不迁移（默认）")
     note: str = Field(default="", max_length=2000)

@@ -78,5 +78,6 @@ def show_attachment(attachment_id: RowId, page: PageDep) -> Response:
         headers={
             "Content-Disposition": f"inline; filename*=UTF-8''{name}",
             "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )

@@ -75,7 +75,7 @@ def test_issued_document_is_stored_and_logged_with_its_hash(session: Session, cl
 
 def test_attachments_are_limited_and_logged(session: Session, clock: FixedClock) -> None:
     case = start(session, clock)
-    pdf = b"%PDF-1.4 signed agreement"
+    pdf = b"%PDF-1.4 signed agreement\n%%EOF\n"
     with pytest.raises(ValidationFailed, match="PDF"):
         documents.add_attachment(
             session=session,

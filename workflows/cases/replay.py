@@ -127,6 +127,7 @@ class Replayed:
     assignees: dict[str, str]
     completed_by: dict[str, str]
     child_ref: str | None
+    finished: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # assignee, due, completed at/by
 
 
 def _replay(
@@ -141,6 +142,8 @@ def _replay(
     run: CaseRun | None = None
     assignees: dict[str, str] = {}
     completed_by: dict[str, str] = {}
+    finished: dict[str, tuple[Any, ...]] = {}
+    dues: dict[str, Any] = {}
     started: dict[str, Any] = {}
     child_ref: str | None = None
     pending: list[str] = []
@@ -160,8 +163,10 @@ def _replay(
                 raise _Diverged(event, "日志的第一个事件不是案件开始")
             elif event.type == "task_completed":
                 run.complete(payload["task_id"], payload["data"], now=event.occurred_at)
-                assignees.pop(payload["task_id"], None)
+                holder = assignees.pop(payload["task_id"], None)
                 completed_by[payload["task_id"]] = event.actor
+                due = dues.get(payload["task_id"])
+                finished[payload["task_id"]] = (holder, due, event.occurred_at, event.actor)
             elif event.type == "timer_fired":
                 fired = run.fire_timers(now=event.occurred_at).fired_timers
                 if fired != payload.get("fired"):
@@ -190,6 +195,8 @@ def _replay(
             raise _Diverged(event, f"重放事件 #{event.seq}（{event.type}）失败：{exc.message}") from None
         if run is not None:
             pending.extend(m.name for m in run.take_messages())
+            for task in run.open_tasks():
+                dues.setdefault(task.id, task.due_at)
         if "digest" in payload and run is not None and run.digest() != payload["digest"]:
             raise _Diverged(event, f"重放到事件 #{event.seq}（{event.type}）时状态与日志记录不一致")
     if run is None:
@@ -200,7 +207,7 @@ def _replay(
         raise _Diverged(None, f"重放时发出的消息未记录在日志中：{'、'.join(pending)}")
     if run.process.content_hash != process.content_hash:
         raise _Diverged(None, "案件固定的流程版本与日志最后记录的版本（迁移事件）不一致")
-    return Replayed(run, started, assignees, completed_by, child_ref)
+    return Replayed(run, started, assignees, completed_by, child_ref, finished)
 
 
 def _compare_stored(session: Session, process: ParsedProcess, case: Case, replayed: Replayed) -> None:
@@ -244,6 +251,7 @@ def _compare_rows(session: Session, case: Case, replayed: Replayed) -> None:
             HumanTask.jurisdiction_code,
             HumanTask.due_at,
             HumanTask.completed_by,
+            HumanTask.completed_at,
         ).where(HumanTask.case_id == case.id)
     ).all()
     ready = sorted(
@@ -258,3 +266,14 @@ def _compare_rows(session: Session, case: Case, replayed: Replayed) -> None:
     finished = {r.id: r.completed_by for r in rows if r.status == "completed"}
     if finished != replayed.completed_by:
         raise _Diverged(None, "已办结任务的记录（办理人）与日志不一致", field="human_tasks_completed")
+    stored = {
+        r.id: (r.assignee, r.due_at, r.completed_at, r.completed_by) for r in rows if r.status == "completed"
+    }
+    if stored != replayed.finished:
+        changed = sorted(k for k in stored if stored[k] != replayed.finished.get(k))
+        raise _Diverged(
+            None,
+            "已办结任务的记录（认领人、期限或办结时间）与日志不一致",
+            field="human_tasks_completed",
+            tasks=changed[:5],
+        )

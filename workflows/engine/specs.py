@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.serializer.default.workflow import (  # type: ignore[import-untyped]
@@ -21,6 +22,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # type: ignore[i
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # type: ignore[import-untyped]
 
 from workflows.forms.validator import FormSet
+from workflows.infra import safexml
 from workflows.infra.errors import ModelError
 from workflows.sandbox import SandboxError, compile_expression, compile_script
 
@@ -85,11 +87,13 @@ def parse_process(
     try:
         for name, text in {**(extra_files or {}), **files}.items():
             if name.endswith(".bpmn"):
-                parser.add_bpmn_str(text.encode("utf-8"), filename=name)
+                parser.add_bpmn_xml(safexml.parse(text), filename=name)
             elif name.endswith(".dmn"):
-                parser.add_dmn_str(text.encode("utf-8"), filename=name)
+                parser.add_dmn_xml(safexml.parse(text), filename=name)
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
+    except etree.XMLSyntaxError as exc:
+        raise ModelError(f"流程模型的 XML 格式错误：{exc.msg}", code="model_unparseable") from None
     except (SpiffWorkflowException, ValueError, KeyError) as exc:
         where = {"element": getattr(exc, "id", "") or "", "file": getattr(exc, "file_name", "") or ""}
         raise ModelError(f"流程模型无法解析：{exc}", code="model_unparseable", details=where) from None

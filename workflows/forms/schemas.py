@@ -74,7 +74,7 @@ FORMATS.checkers["date-time"] = (
 def registry_of(schemas: Mapping[str, Any]) -> Registry:
     """The version's forms as the only resources references may reach."""
     resources = [
-        (BASE + name, Resource.from_contents(schema, default_specification=DRAFT202012))
+        (BASE + name, Resource.from_contents(identified(name, schema), default_specification=DRAFT202012))
         for name, schema in schemas.items()
     ]
     return Registry(retrieve=_refuse_retrieval).with_resources(resources)  # type: ignore[call-arg]
@@ -120,5 +120,10 @@ def _nodes(schema: Any) -> Iterator[dict[str, Any]]:
             stack.extend(node)
 
 
+def identified(name: str, schema: Any) -> Any:
+    """The schema with its own address as ``$id``, so relative references resolve among the version's files."""
+    return {**schema, "$id": BASE + name} if isinstance(schema, dict) else schema
+
+
 def validator_for(name: str, schema: dict[str, Any], registry: Registry) -> Any:
-    return FormValidator(schema, registry=registry, format_checker=FORMATS)
+    return FormValidator(identified(name, schema), registry=registry, format_checker=FORMATS)

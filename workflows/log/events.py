@@ -120,6 +120,40 @@ def events_of(session: Session, case_id: str) -> list[CaseEvent]:
     )
 
 
+# Every key each event type may carry (docs/architecture.md): verify refuses any other, so a field replay
+# never reads cannot be slipped into a rewritten chain.
+EVENT_KEYS: dict[str, frozenset[str]] = {
+    k: frozenset(v.split())
+    for k, v in {
+        "case_started": "process_key version data jurisdiction_code child_ref parent_case_id business_key case_no digest",
+        "task_completed": "task_id bpmn_id data digest",
+        "timer_fired": "fired digest",
+        "message_received": "name payload digest",
+        "message_sent": "name payload target_case_id",
+        "data_corrected": "changes previous reason digest",
+        "task_claimed": "task_id bpmn_id",
+        "task_unclaimed": "task_id bpmn_id",
+        "task_handed_over": "task_id from to",
+        "case_completed": "digest",
+        "case_migrated": "from_version to_version changed kept_task_ids note digest",
+        "child_linked": "child_ref previous",
+        "document_issued": "document_id kind title sha256",
+        "attachment_added": "attachment_id kind filename content_type size sha256",
+    }.items()
+}
+
+
+def payload_problem(seq: int, etype: str, payload: Any) -> str | None:
+    """Why an event's type or payload keys are not ones the log ever writes, or None."""
+    allowed = EVENT_KEYS.get(etype)
+    if allowed is None:
+        return f"事件 #{seq} 的类型 {etype} 不是日志会写入的类型"
+    unknown = sorted(set(payload) - allowed) if isinstance(payload, dict) else ["（不是对象）"]
+    if unknown:
+        return f"事件 #{seq}（{etype}）含有日志不会写入的字段：{'、'.join(unknown)[:200]}"
+    return None
+
+
 @dataclass
 class ChainProblem:
     seq: int
@@ -152,17 +186,19 @@ _CHAIN_ROWS = (
 )
 
 
-def _fast_payload(stored: Any) -> bytes | None:
+def _fast_payload(stored: Any) -> tuple[bytes | None, Any]:
     """The payload's canonical JSON by orjson, which writes the very same bytes as ``canonical`` for
     objects, arrays, strings, integers, booleans and null (sorted keys, compact, UTF-8, the same escapes)
     several times faster, but writes some floats differently (1e+16 vs 1e16). A match is therefore proof
-    (the hash) and a mismatch is decided again by the exact encoder; None when orjson refuses the text."""
+    (the hash) and a mismatch is decided again by the exact encoder; None when orjson refuses the text.
+    Also the payload itself (parsed once), for the check of its keys."""
     if not isinstance(stored, str):
-        return None
+        return None, stored
     try:
-        return orjson.dumps(orjson.loads(stored), option=orjson.OPT_SORT_KEYS)
+        value = orjson.loads(stored)
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS), value
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        return None
+        return None, None
 
 
 def _instant_text(value: Any) -> str:
@@ -182,7 +218,7 @@ def _exact_payload(stored: Any) -> bytes:
 
 
 def _check_rows(case: Case, rows: Sequence[Any]) -> ChainProblem | None:
-    prev, case_id = GENESIS, case.id
+    prev, case_id, previous_at = GENESIS, case.id, ""
     head = f'"case_id":{encode_basestring(case_id)},"occurred_at":"'
     quoted: dict[str, str] = {}  # actors and types repeat: escape each once
 
@@ -201,12 +237,21 @@ def _check_rows(case: Case, rows: Sequence[Any]) -> ChainProblem | None:
         at = _instant_text(at)
         start = f'{{"actor":{q(actor)},{head}{at}","payload":'.encode()
         end = f',"prev_hash":"{prev_hash}","seq":{int.__repr__(seq)},"type":{q(etype)}}}'.encode()
-        fast = _fast_payload(payload)
+        fast, value = _fast_payload(payload)
         if (fast is None or _sha256(start, fast, end) != stored) and (
             _sha256(start, _exact_payload(payload), end) != stored
         ):
             return ChainProblem(seq, f"事件 #{seq}（{etype}）的内容被改动：哈希不符")
-        prev = stored
+        if at < previous_at:  # the same fixed-width UTC text: ordered as the instants are
+            return ChainProblem(seq, f"事件 #{seq}（{etype}）的时间早于上一事件：时间不能倒退")
+        problem = payload_problem(
+            seq,
+            etype,
+            value if fast is not None or not isinstance(payload, str | bytes) else json.loads(payload),
+        )
+        if problem:
+            return ChainProblem(seq, problem)
+        prev, previous_at = stored, at
     return _tail_problem(case, len(rows), prev)
 
 

@@ -7,6 +7,7 @@ Documents handed to a family, a reporter or the public never carry the labels �
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -242,16 +243,19 @@ def add_attachment(
         raise ValidationFailed(
             "附件类型应为：" + "、".join(ATTACHMENT_KINDS.values()), code="attachment_kind"
         )
-    if content_type not in ATTACHMENT_TYPES or not _looks_like(content_type, content):
-        raise ValidationFailed("只能上传 PDF、JPG 或 PNG 文件", code="attachment_type")
     if not content or len(content) > MAX_ATTACHMENT_BYTES:
         raise ValidationFailed("附件不能为空，且不能超过 10 MB", code="attachment_size")
+    if content_type not in ATTACHMENT_TYPES or not _looks_like(content_type, content):
+        raise ValidationFailed(
+            "只能上传 PDF、JPG 或 PNG 文件（文件内容须与类型相符，不能夹带网页或脚本）",
+            code="attachment_type",
+        )
     now = clock.now()
     digest = hashlib.sha256(content).hexdigest()
     attachment = Attachment(
         case_id=case.id,
         kind=kind,
-        filename=filename[-200:] or "附件",
+        filename=clean_filename(filename),
         content_type=content_type,
         size=len(content),
         sha256=digest,
@@ -281,9 +285,31 @@ def add_attachment(
     return attachment
 
 
+_MAGIC = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+# A file a browser could also read as a page (a polyglot): HTML or script markup anywhere in it.
+_MARKUP = re.compile(
+    rb"<\s*(?:!doctype\s+html|html|head|body|script|iframe|svg|object|embed)[\s>/]", re.IGNORECASE
+)
+
+
 def _looks_like(content_type: str, content: bytes) -> bool:
-    magic = {"application/pdf": b"%PDF", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG"}
-    return content.startswith(magic[content_type])
+    """The file is what it claims: its magic number, its ending, and no HTML or script inside."""
+    if not content.startswith(_MAGIC[content_type]) or _MARKUP.search(content):
+        return False
+    tail = content[-1024:].rstrip()
+    ends = {
+        "application/pdf": b"%%EOF" in tail,
+        "image/jpeg": tail.endswith(b"\xff\xd9"),
+        "image/png": tail.endswith(b"IEND\xaeB`\x82"),
+    }
+    return ends[content_type]
+
+
+def clean_filename(name: str) -> str:
+    """A file name without a path, control characters or leading dots (at most 200 characters)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '<>:"|?*').strip().lstrip(".")
+    return base[-200:] or "附件"
 
 
 def case_papers(*, session: Session, actor: Actor, case_id: str) -> tuple[list[Document], list[Attachment]]:

@@ -7,6 +7,8 @@ from typing import Any
 
 from lxml import etree
 
+from workflows.infra import safexml
+
 _DI = ("http://www.omg.org/spec/BPMN/20100524/DI", "https://www.omg.org/spec/DMN/20191111/DMNDI/")
 
 
@@ -58,10 +60,8 @@ def _elements(text: str | None) -> dict[str, tuple[str, str, dict[str, str], Any
     if not text:
         return {}
     try:
-        root = etree.fromstring(
-            text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True)
-        )
-    except etree.XMLSyntaxError:
+        root = safexml.parse(text)
+    except (etree.XMLSyntaxError, safexml.UnsafeXml):
         return {}
     found = {}
     for element in root.iter():

@@ -27,6 +27,7 @@ from workflows.engine import (
     schema_errors,
 )
 from workflows.forms.validator import START_FORM
+from workflows.infra import safexml
 from workflows.infra.clock import parse_iso
 from workflows.infra.errors import DomainError
 from workflows.people.roles import ROLES
@@ -109,17 +110,15 @@ def validate(
 
 
 # --- XML, schema and parse ------------------------------------------------------------------------
-def _xml_parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
 def _parse_xml(files: Mapping[str, str], problems: list[Problem]) -> dict[str, Any]:
     trees: dict[str, Any] = {}
     for name, text in files.items():
         if not name.endswith((".bpmn", ".dmn")):
             continue
         try:
-            trees[name] = etree.fromstring(text.encode("utf-8"), _xml_parser())
+            trees[name] = safexml.parse(text)
+        except safexml.UnsafeXml as exc:
+            problems.append(Problem(name, str(exc), file=name))
         except etree.XMLSyntaxError as exc:
             problems.append(Problem(name, f"XML 格式错误：{exc.msg}", line=exc.lineno, file=name))
     return trees

@@ -15,6 +15,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
+from workflows.infra import safexml
 from workflows.infra.clock import Clock, iso_utc
 from workflows.infra.errors import Conflict, NotFound, ValidationFailed
 from workflows.infra.models import Case, ProcessDefinition, ProcessPublication, ProcessVersion
@@ -295,11 +296,8 @@ def _checked_files(files: Mapping[str, Any]) -> dict[str, str]:
 
 def _process_name(files: Mapping[str, str], key: str) -> str:
     try:
-        root = etree.fromstring(
-            files.get("process.bpmn", "").encode("utf-8"),
-            etree.XMLParser(resolve_entities=False, no_network=True),
-        )
-    except etree.XMLSyntaxError:
+        root = safexml.parse(files.get("process.bpmn", ""))
+    except (etree.XMLSyntaxError, safexml.UnsafeXml):
         return key
     found = root.xpath("//*[local-name()='process'][@id=$key]/@name", key=key)
     return str(found[0]) if found else key
