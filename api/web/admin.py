@@ -16,6 +16,7 @@ from workflows.cases.worklist import overview
 from workflows.infra.errors import Conflict, PermissionDenied, ValidationFailed
 from workflows.infra.models import Place
 from workflows.people import accounts
+from workflows.people.access import require_role
 from workflows.people.roles import ROLES
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -103,6 +104,7 @@ def _fields_of(exc: ValidationFailed | Conflict | PermissionDenied) -> dict[str,
 
 @router.post("/users", response_class=HTMLResponse)
 def create_user(page: PageDep, form: FormDep) -> Response:
+    require_role(page.actor, "user_admin", action="管理账号")  # the role before the form is read
     username = str(form.get("username") or "").strip()
     display_name = str(form.get("display_name") or "")
     roles = [str(r) for r in form.getlist("roles")]

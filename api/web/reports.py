@@ -17,6 +17,8 @@ from workflows.cases import lifecycle as cases
 from workflows.forms.validator import START_FORM
 from workflows.infra.errors import NotFound, PermissionDenied, ValidationFailed
 from workflows.infra.models import Case, HumanTask, Place
+from workflows.people.access import require_role
+from workflows.people.roles import CASEWORK_ROLES
 from workflows.processes import registry
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -96,6 +98,7 @@ def _form(
 
 @router.get("/reports/new", response_class=HTMLResponse)
 def new_report(page: PageDep) -> Response:
+    require_role(page.actor, *CASEWORK_ROLES, action="报告案件")  # not administrators, not auditors
     return _form(page)
 
 
@@ -127,6 +130,7 @@ def _case_id(form: FormData) -> str:
 @router.post("/reports", response_class=HTMLResponse)
 def file_report(page: PageDep, form: FormDep) -> Response:
     """Start the case in the chosen village; a repeated submit shows the first receipt, not a second case."""
+    require_role(page.actor, *CASEWORK_ROLES, action="报告案件")
     schema = _schema(page)
     raw = formfields.raw_values(schema, form)
     data = formfields.to_data(schema, raw)

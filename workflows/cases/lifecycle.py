@@ -20,6 +20,7 @@ from workflows.infra.errors import NotFound, ValidationFailed
 from workflows.infra.models import Case, CaseEvent, HumanTask
 from workflows.log.events import GENESIS, NewEvent, events_of
 from workflows.people.access import SYSTEM, Actor, require_certified, require_role, require_visible
+from workflows.people.roles import CASEWORK_ROLES
 from workflows.processes import registry
 
 # Roles that follow every case of their place; other departments see only cases they are asked to act on.
@@ -65,6 +66,7 @@ def start_case(
 ) -> Outcome:
     """Start a case on the published version after validating ``data`` against its start form."""
     require_visible(actor, jurisdiction_code, "辖区")
+    require_role(actor, *CASEWORK_ROLES, action="开启案件")  # not administrators, not auditors
     require_certified(actor, "开启案件")
     now = clock.now()
     version = registry.published_version(session, process_key)
