@@ -19,8 +19,9 @@ from tests.support.clock import START
 from tests.support.people import PASSWORD
 from workflows.infra.clock import FixedClock
 from workflows.infra.errors import Unauthenticated
-from workflows.infra.models import AccountEvent, SignInFailure
+from workflows.infra.models import AccountEvent
 from workflows.infra.settings import DEMO_SECRET, Settings
+from workflows.infra.sign_in_failures import SignInFailure
 
 OLD = "o" * 40
 NEW = "n" * 40

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflows.infra import sign_in_failures  # noqa: F401 - registers its table
 from workflows.infra.models import Base  # importing the models registers every table
 
 __all__ = ["Base", "create_all", "make_engine", "make_sessionmaker", "unit_of_work"]

@@ -252,17 +252,6 @@ class AccountEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class SignInFailure(Base):
-    """One failed sign-in, by account (``user:<name>``) or by address (``address:<ip>``); shared by every
-    API worker, so throttling holds however many processes serve requests."""
-
-    __tablename__ = "sign_in_failures"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
-    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
-
-
 class OutboxMessage(Base):
     """A notification written in the same transaction as what caused it; drained to inboxes and the webhook."""
 

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from workflows.infra.clock import iso_utc
 from workflows.infra.errors import Unauthenticated
-from workflows.infra.models import AccountEvent, SignInFailure, User
+from workflows.infra.models import AccountEvent, User
+from workflows.infra.sign_in_failures import SignInFailure
 
 
 def _user_key(username: str) -> str:
