@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 
 from tests.support.people import PASSWORD, PEOPLE
 from workflows.cases import lifecycle as cases
+from workflows.cases.compliance import OVERSEERS
 from workflows.cases.lifecycle import CASE_READERS, CORRECTORS
 from workflows.cases.replay import VERIFIERS
 from workflows.cases.worklist import OVERVIEW_ROLES
 from workflows.children import registry
+from workflows.children.access_report import REVIEWERS
 from workflows.children.registry import KEEPERS, READERS, REVEALERS
 from workflows.infra.clock import FixedClock
 from workflows.infra.models import HumanTask, InboxItem, OutboxMessage, Place, User
@@ -62,6 +64,7 @@ class Rule:
     body: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     role_first: bool = False  # the role is checked before the place (403 even outside)
     hidden: frozenset[str] = frozenset()  # roles outside this set do not see the thing at all (404)
+    query: str = ""  # added to the address
     outside: int = 404
 
 
@@ -451,6 +454,14 @@ def test_api_matrix(client: TestClient, login: Any, session: Session, clock: Fix
     assert not tally.wrong, f"{len(tally.wrong)} cells differ:\n" + "\n".join(tally.wrong[:80])
 
 
+def _version_hash(session: Session) -> str:
+    from workflows.infra.models import ProcessVersion
+
+    version = session.get(ProcessVersion, _version_id(session))
+    assert version is not None
+    return version.content_hash
+
+
 def _version_id(session: Session) -> int:
     from workflows.infra.models import ProcessDefinition
 
@@ -528,6 +539,14 @@ PAGES = {
     ("GET", "/notifications"): Rule(None, ANY),
     ("POST", "/notifications/read-all"): Rule(None, ANY, ok=303, body=csrf_only),
     ("POST", "/notifications/{item_id}/open"): Rule("inbox", ANY, ok=303, body=csrf_only),
+    ("GET", "/cases/{case_id}/history"): Rule("case", CASE, hidden=CASE),
+    ("GET", "/cases/{case_id}/history/state"): Rule("case", CASE, hidden=CASE, query="seq=1"),
+    ("GET", "/cases/{case_id}/history/diagram/{version}"): Rule("case", CASE, hidden=CASE),
+    ("POST", "/cases/{case_id}/history/verify"): Rule("case", F(VERIFIERS), role_first=True, body=csrf_only),
+    ("GET", "/cases/{case_id}/history/export"): Rule("case", F(EXPORTERS), role_first=True),
+    ("GET", "/compliance"): Rule(None, F(OVERSEERS)),
+    ("GET", "/compliance/cases"): Rule("place", F(OVERSEERS), role_first=True, query="metric=cases_overdue"),
+    ("GET", "/compliance/access"): Rule(None, F(REVIEWERS)),
 }
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -574,6 +593,9 @@ def test_page_matrix(client: TestClient, session: Session, clock: FixedClock) ->
                             url = url.replace("{" + name + "}", str(thing.get(key, "")))
                     if rule.kind == "inbox":
                         url = url.replace("{item_id}", str(inbox_item(session, clock, username)))
+                    url = url.replace("{version}", _version_hash(session))
+                    query = [q for q in (rule.query, f"place={place}" if rule.kind == "place" else "") if q]
+                    url += "?" + "&".join(query) if query else ""
                     response = client.request(
                         method, url, follow_redirects=False, **(rule.body(ctx) if rule.body else {})
                     )

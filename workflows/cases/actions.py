@@ -18,11 +18,12 @@ from sqlalchemy.orm.util import identity_key
 
 from workflows.cases import messages
 from workflows.engine import _PARSED, CaseRun, OpenTask, ParsedProcess
-from workflows.infra.errors import Conflict, NotFound
+from workflows.infra.errors import Conflict, ModelError, NotFound
 from workflows.infra.models import Case, HumanTask, ProcessVersion
 from workflows.log.events import NewEvent, chain
 from workflows.outbox import notifications
 from workflows.processes import registry
+from workflows.sandbox.values import case_data_problem
 
 MAX_ATTEMPTS = 5
 
@@ -121,6 +122,7 @@ def _write(
     now: datetime,
     task_updates: dict[str, dict[str, Any]],
 ) -> Outcome:
+    _bounded_data(run)
     status = run.status
     if status == "completed" and case.status != "completed":
         items.append(NewEvent("case_completed", "system", {"digest": run.digest()}))
@@ -196,10 +198,18 @@ def task_row(case: Case, task: OpenTask, now: datetime) -> HumanTask:
     )
 
 
+def _bounded_data(run: CaseRun) -> None:
+    """The whole case data after a step stays within its bound (a model cannot grow it without end)."""
+    problem = case_data_problem(run.data())
+    if problem:
+        raise ModelError(problem, code="case_data_too_large")
+
+
 def insert_new_case(
     session: Session, case: Case, run: CaseRun, items: list[NewEvent], *, now: datetime
 ) -> Outcome:
     """Write a just-started case with its first events and task rows."""
+    _bounded_data(run)
     planned, sent = messages.plan(run)
     items.extend(sent)
     case.state, case.data, case.status = run.dump(), run.data(), run.status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import time
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -17,13 +18,14 @@ from workflows.sandbox.grammar import (
 )
 from workflows.sandbox.limits import (
     MAX_INT_BITS,
-    MAX_RANGE,
+    MAX_SECONDS,
     MAX_SEQUENCE,
     MAX_STEPS,
     MAX_STRING,
+    MAX_WORK,
     SandboxError,
 )
-from workflows.sandbox.values import check_size, plain, result_length
+from workflows.sandbox.values import SAFE_BUILTINS, bounded_range, measure, plain, result_length, shallow_cost
 
 
 class _Break(Exception):
@@ -32,33 +34,6 @@ class _Break(Exception):
 
 class _Continue(Exception):
     pass
-
-
-_SAFE_BUILTINS: dict[str, Callable[..., Any]] = {
-    "len": len,
-    "min": min,
-    "max": max,
-    "sum": sum,
-    "abs": abs,
-    "round": round,
-    "int": int,
-    "float": float,
-    "str": str,
-    "bool": bool,
-    "sorted": sorted,
-    "any": any,
-    "all": all,
-    "list": list,
-    "dict": dict,
-    "set": set,
-}
-
-
-def _bounded_range(*args: int) -> list[int]:
-    values = range(*args)
-    if len(values) > MAX_RANGE:
-        raise SandboxError(f"range() 最多 {MAX_RANGE} 个元素")
-    return list(values)
 
 
 class _Interpreter:
@@ -76,7 +51,8 @@ class _Interpreter:
         self.source = source
         self.writable = writable
         self.locals: dict[str, Any] = {}
-        self.steps = 0
+        self.steps = self.work = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
 
     def tick(self, node: ast.AST) -> None:
         self.steps += 1
@@ -86,6 +62,26 @@ class _Interpreter:
                 source=self.source,
                 line=getattr(node, "lineno", None),
             )
+        if self.steps % 512 == 0 and time.monotonic() > self.deadline:
+            raise SandboxError(f"计算时间超过上限 {MAX_SECONDS:g} 秒", source=self.source)
+
+    def pay(self, cost: int) -> None:
+        """Count work done inside built-ins and copies; stop when it passes the bound."""
+        self.work += cost
+        if self.work > MAX_WORK:
+            raise SandboxError(
+                f"计算量超过上限（大量复制或处理大的数据，上限 {MAX_WORK}）", source=self.source
+            )
+        if time.monotonic() > self.deadline:
+            raise SandboxError(f"计算时间超过上限 {MAX_SECONDS:g} 秒", source=self.source)
+
+    def sized(self, value: Any) -> Any:
+        self.pay(measure(value))
+        return value
+
+    def stored(self, value: Any) -> Any:
+        self.pay(2 * measure(value))  # checked, then copied
+        return plain(value)
 
     # -- statements -------------------------------------------------------------------------------
     def run(self, body: list[ast.stmt]) -> None:
@@ -122,7 +118,9 @@ class _Interpreter:
             raise _Continue
 
     def loop_for(self, node: ast.For) -> None:
-        for item in list(self.eval(node.iter)):
+        items = list(self.eval(node.iter))
+        self.pay(len(items))
+        for item in items:
             self.tick(node)
             self._bind_local(node.target, item)  # loop variables stay out of case data
             try:
@@ -146,7 +144,7 @@ class _Interpreter:
             if self.writable is None:
                 self.locals[target.id] = value
             else:
-                self.writable[target.id] = plain(value)
+                self.writable[target.id] = self.stored(value)
         elif isinstance(target, ast.Subscript):
             container = self.eval(target.value)
             if not isinstance(container, list | dict):
@@ -154,7 +152,7 @@ class _Interpreter:
             key = self.eval(target.slice)
             if isinstance(container, dict) and not isinstance(key, str):
                 raise SandboxError("字典的键只能是文本", source=self.source)
-            container[key] = plain(value)
+            container[key] = self.stored(value)
         elif isinstance(target, ast.Tuple | ast.List):
             values = list(value)
             if len(values) != len(target.elts):
@@ -188,31 +186,31 @@ class _Interpreter:
         if isinstance(node, ast.Attribute):
             raise SandboxError(f"属性 {node.attr} 只能作为允许的方法调用", source=self.source)
         if isinstance(node, ast.Subscript):
-            return check_size(self.eval(node.value)[self.eval(node.slice)])
+            return self.sized(self.eval(node.value)[self.eval(node.slice)])
         if isinstance(node, ast.Slice):
             return slice(
                 *(self.eval(p) if p is not None else None for p in (node.lower, node.upper, node.step))
             )
         if isinstance(node, ast.List):
-            return check_size([self.eval(e) for e in node.elts])
+            return self.sized([self.eval(e) for e in node.elts])
         if isinstance(node, ast.Tuple):
             return tuple(self.eval(e) for e in node.elts)
         if isinstance(node, ast.Set):
-            return check_size({self.eval(e) for e in node.elts})
+            return self.sized({self.eval(e) for e in node.elts})
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise SandboxError("不允许 ** 展开字典", source=self.source)
             entries = zip(node.keys, node.values, strict=True)
-            return check_size({self.eval(k): self.eval(v) for k, v in entries})  # type: ignore[arg-type]
+            return self.sized({self.eval(k): self.eval(v) for k, v in entries})  # type: ignore[arg-type]
         if isinstance(node, ast.ListComp | ast.GeneratorExp):
-            return check_size([value for value in self.comprehension(node.generators, node.elt)])
+            return self.sized([value for value in self.comprehension(node.generators, node.elt)])
         if isinstance(node, ast.SetComp):
-            return check_size(set(self.comprehension(node.generators, node.elt)))
+            return self.sized(set(self.comprehension(node.generators, node.elt)))
         if isinstance(node, ast.DictComp):
             pairs = self.comprehension(
                 node.generators, ast.Tuple(elts=[node.key, node.value], ctx=ast.Load())
             )
-            return check_size(dict(pairs))
+            return self.sized(dict(pairs))
         raise SandboxError(f"不允许的语法：{type(node).__name__}", source=self.source)
 
     def lookup(self, node: ast.Name) -> Any:
@@ -241,7 +239,7 @@ class _Interpreter:
                     if len(seq) * count > MAX_SEQUENCE:
                         raise SandboxError("重复后的内容过长", source=self.source)
         try:
-            return check_size(BINOPS[type(op)](left, right))
+            return self.sized(BINOPS[type(op)](left, right))
         except SandboxError:
             raise
         except (ArithmeticError, TypeError, ValueError) as exc:
@@ -291,12 +289,13 @@ class _Interpreter:
             if isinstance(receiver, str) and result_length(receiver, node.func.attr, args) > MAX_STRING:
                 raise SandboxError("文本过长", source=self.source)
             if node.func.attr in MUTATORS:  # what goes into case data must be plain JSON-like data
-                args = [plain(a) for a in args]
+                args = [self.stored(a) for a in args]
             func = getattr(receiver, node.func.attr)
         else:
             raise SandboxError("只能调用允许的函数", source=self.source)
+        self.pay(shallow_cost([*args, *kwargs.values()]))
         try:
-            return check_size(func(*args, **kwargs))  # type: ignore[arg-type]
+            return self.sized(func(*args, **kwargs))  # type: ignore[arg-type]
         except SandboxError:
             raise
         except Exception as exc:  # noqa: BLE001 - a model's bad call is reported, never raised raw
@@ -313,7 +312,9 @@ class _Interpreter:
                     raise SandboxError("列表过长", source=self.source)
                 return
             gen = generators[index]
-            for item in list(self.eval(gen.iter)):
+            items = list(self.eval(gen.iter))
+            self.pay(len(items))
+            for item in items:
                 self.tick(gen)
                 self._bind_local(gen.target, item)
                 if all(self.eval(cond) for cond in gen.ifs):
@@ -339,7 +340,7 @@ class Sandbox:
     """Evaluates checked expressions and runs checked scripts with a fixed set of functions."""
 
     def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
-        self.functions: dict[str, Callable[..., Any]] = {**_SAFE_BUILTINS, "range": _bounded_range}
+        self.functions: dict[str, Callable[..., Any]] = {**SAFE_BUILTINS, "range": bounded_range}
         self.functions.update(functions or {})
 
     @property

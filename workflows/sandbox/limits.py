@@ -10,6 +10,13 @@ MAX_SEQUENCE = 100_000
 MAX_STRING = 1_000_000
 MAX_RANGE = 10_000
 MAX_WEIGHT = 200_000
+# Work done inside built-ins and copies (elements touched, 64 characters of text count as one), on top of
+# the step budget: copying a 90 000-item list costs 90 000, so a loop of copies is stopped early.
+MAX_WORK = 2_000_000
+MAX_SECONDS = 2.0  # wall-clock bound of one evaluation or script
+MAX_NESTING = 32  # lists and dicts inside each other
+MAX_ROUND_DIGITS = 100
+MAX_CASE_DATA_CHARS = 2_000_000  # the whole case data after each step, as JSON
 # SpiffWorkflow's serializer turns any dict holding "typename" back into one of its own objects.
 RESERVED_KEYS = frozenset({"typename"})
 
