@@ -547,6 +547,22 @@ PAGES = {
     ("GET", "/compliance"): Rule(None, F(OVERSEERS)),
     ("GET", "/compliance/cases"): Rule("place", F(OVERSEERS), role_first=True, query="metric=cases_overdue"),
     ("GET", "/compliance/access"): Rule(None, F(REVIEWERS)),
+    ("GET", "/favicon.ico"): Rule(None, ANY),
+    ("GET", "/cases"): Rule(None, ANY),  # 我的案件: filtered to what the caller may read
+    ("GET", "/overview/overdue"): Rule(None, F(OVERVIEW_ROLES)),
+    ("GET", "/children/new"): Rule(None, F(KEEPERS)),
+    ("POST", "/children/new"): Rule(None, F(KEEPERS), ok=422, body=form({})),
+    ("GET", "/children/{child_id}/edit"): Rule(
+        "child", F(KEEPERS), places=("V1", "V2", "SIB"), role_first=True
+    ),
+    ("POST", "/children/{child_id}/edit"): Rule(
+        "child",
+        F(KEEPERS),
+        ok=422,
+        places=("V1", "V2", "SIB"),
+        role_first=True,
+        body=form({"notes": "补充", "reason": "走访"}),
+    ),
 }
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -585,6 +601,7 @@ def test_page_matrix(client: TestClient, session: Session, clock: FixedClock) ->
                             "case_id",
                             "task_id",
                             "child_ref",
+                            "child_id",
                             "document_id",
                             "attachment_id",
                             "user_id",
