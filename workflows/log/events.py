@@ -137,7 +137,7 @@ EVENT_KEYS: dict[str, frozenset[str]] = {
         "case_completed": "digest",
         "case_migrated": "from_version to_version changed kept_task_ids note digest",
         "child_linked": "child_ref previous",
-        "document_issued": "document_id kind title sha256",
+        "document_issued": "document_id kind title sha256 pdf_sha256",
         "attachment_added": "attachment_id kind filename content_type size sha256",
     }.items()
 }
