@@ -76,13 +76,8 @@ def show(
     document_id: RowId, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> HTMLResponse:
     """文书全文（可打印的 HTML；访问会被记录）。"""
-    document = documents.get_document(session=session, actor=actor, document_id=document_id)
-    views.record_access(
-        session,
-        clock=clock,
-        actor=actor,
-        endpoint=f"GET {request.url.path}",
-        case=session.get(Case, document.case_id),
+    document = documents.read_document(
+        session=session, clock=clock, actor=actor, document_id=document_id, endpoint=f"GET {request.url.path}"
     )
     return HTMLResponse(
         document.content,
@@ -92,21 +87,16 @@ def show(
 
 @router.get("/api/documents/{document_id}/pdf", responses=ERRORS)
 def show_pdf(
-    document_id: int, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
+    document_id: RowId, request: Request, session: SessionDep, clock: ClockDep, actor: ActorDep
 ) -> Response:
     """文书的 PDF 版本（A4；其 sha256 记入案件日志；访问会被记录）。"""
-    document = documents.get_document(session=session, actor=actor, document_id=document_id)
-    views.record_access(
-        session,
-        clock=clock,
-        actor=actor,
-        endpoint=f"GET {request.url.path}",
-        case=session.get(Case, document.case_id),
+    document = documents.read_document(
+        session=session, clock=clock, actor=actor, document_id=document_id, endpoint=f"GET {request.url.path}"
     )
     return Response(
         documents.pdf_bytes(document),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="document-{document.id}.pdf"'},
+        headers=documents.pdf_response_headers(document),
     )
 
 

@@ -32,32 +32,30 @@ def case_papers(page: PageDep, cases: Iterable[dict[str, Any]]) -> dict[str, Any
 @router.get("/documents/{document_id}", response_class=HTMLResponse)
 def show_document(document_id: RowId, page: PageDep) -> Response:
     """The document's stored text, printable as it was issued."""
-    document = documents.get_document(session=page.session, actor=page.actor, document_id=document_id)
-    views.record_access(
-        page.session,
+    document = documents.read_document(
+        session=page.session,
         clock=page.clock,
         actor=page.actor,
+        document_id=document_id,
         endpoint=page.endpoint,
-        case=page.session.get(Case, document.case_id),
     )
     return HTMLResponse(document.content, headers={"Content-Security-Policy": "script-src 'none'"})
 
 
 @router.get("/documents/{document_id}/pdf")
-def show_document_pdf(document_id: int, page: PageDep) -> Response:
+def show_document_pdf(document_id: RowId, page: PageDep) -> Response:
     """The document as PDF (A4), as it was issued."""
-    document = documents.get_document(session=page.session, actor=page.actor, document_id=document_id)
-    views.record_access(
-        page.session,
+    document = documents.read_document(
+        session=page.session,
         clock=page.clock,
         actor=page.actor,
+        document_id=document_id,
         endpoint=page.endpoint,
-        case=page.session.get(Case, document.case_id),
     )
     return Response(
         documents.pdf_bytes(document),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="document-{document.id}.pdf"'},
+        headers=documents.pdf_response_headers(document),
     )
 
 

@@ -46,6 +46,7 @@ def test_offsets_beyond_the_database_integers_are_refused(client: TestClient, lo
     ("method", "path"),
     [
         ("GET", "/api/documents/{n}"),
+        ("GET", "/api/documents/{n}/pdf"),
         ("GET", "/api/attachments/{n}"),
         ("POST", "/api/notifications/{n}/read"),
         ("GET", "/api/users/{n}"),

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.cases import lifecycle as cases
+from workflows.cases import views
 from workflows.cases.actions import act
 from workflows.infra.clock import CST, Clock
 from workflows.infra.errors import ModelError, NotFound, ValidationFailed
@@ -332,6 +333,22 @@ def get_document(*, session: Session, actor: Actor, document_id: int) -> Documen
         raise NotFound("找不到该文书", code="document_not_found")
     cases.get_case(session=session, actor=actor, case_id=document.case_id)
     return document
+
+
+def read_document(
+    *, session: Session, clock: Clock, actor: Actor, document_id: int, endpoint: str
+) -> Document:
+    """A document as a person reads it (text or PDF): the access rules, then one access-log row for its case."""
+    document = get_document(session=session, actor=actor, document_id=document_id)
+    views.record_access(
+        session, clock=clock, actor=actor, endpoint=endpoint, case=session.get(Case, document.case_id)
+    )
+    return document
+
+
+def pdf_response_headers(document: Document) -> dict[str, str]:
+    """How a paper's PDF is served: shown in the browser, named by its number."""
+    return {"Content-Disposition": f'inline; filename="document-{document.id}.pdf"'}
 
 
 def pdf_bytes(document: Document) -> bytes:
