@@ -31,19 +31,9 @@ CATEGORIES = (
     "国家监护儿童",
     "其他困境儿童",
 )
-TEXT = (
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "household",
-    "village_code",
-    "address",
-    "risk_colour",
-    "notes",
-)
+TEXT = registry.TEXT_FIELDS
 PEOPLE = ("guardian", "carer")
-PERSON_PARTS = ("name", "relation", "phone")
+PERSON_PARTS = registry.PERSON_PARTS
 
 
 def _villages(page: PageDep) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.cases.views import mask_id, record_access
-from workflows.children.registry import KEEPERS, _clean, list_children, register
+from workflows.children.registry import KEEPERS, PERSON_PARTS, TEXT_FIELDS, _clean, list_children, register
 from workflows.infra.clock import Clock
 from workflows.infra.errors import ValidationFailed
 from workflows.infra.models import Child
@@ -46,34 +46,12 @@ def _row_to_data(row: dict[str, Any]) -> dict[str, Any]:
         value = row.get(key)
         return "" if value is None else str(value).strip()
 
-    data: dict[str, Any] = {
-        k: cell(k)
-        for k in (
-            "name",
-            "gender",
-            "birth_date",
-            "id_number",
-            "household",
-            "village_code",
-            "address",
-            "risk_colour",
-            "notes",
-        )
-    }
-    if cell("guardian_name"):
-        data["guardians"] = [
-            {
-                "name": cell("guardian_name"),
-                "relation": cell("guardian_relation"),
-                "phone": cell("guardian_phone"),
-            }
-        ]
-    if cell("carer_name"):
-        data["carer"] = {
-            "name": cell("carer_name"),
-            "relation": cell("carer_relation"),
-            "phone": cell("carer_phone"),
-        }
+    data: dict[str, Any] = {k: cell(k) for k in TEXT_FIELDS}
+    person = {who: {p: cell(f"{who}_{p}") for p in PERSON_PARTS} for who in ("guardian", "carer")}
+    if person["guardian"]["name"]:
+        data["guardians"] = [person["guardian"]]
+    if person["carer"]["name"]:
+        data["carer"] = person["carer"]
     if cell("categories"):
         data["categories"] = [
             c.strip() for c in cell("categories").replace("；", ";").split(";") if c.strip()

@@ -50,6 +50,9 @@ FIELDS = (
     "risk_colour",
     "notes",
 )
+# The plain-text fields of a file, and the parts of a guardian or carer entry (forms and imports fill them).
+TEXT_FIELDS = tuple(f for f in FIELDS if f not in ("guardians", "carer", "categories"))
+PERSON_PARTS = ("name", "relation", "phone")
 GENDERS = {"male": "男", "female": "女"}
 HOUSEHOLDS = {"rural": "农业户口", "urban": "非农业户口"}
 COLOURS = ("red", "yellow", "blue", "green")

@@ -213,16 +213,23 @@ def issue(*, session: Session, clock: Clock, actor: Actor, case_id: str, kind: s
         "sha256": digest,
         "pdf_sha256": pdf_digest,
     }
+    _log_paper(session, case, now, actor, "document_issued", payload)
+    return document
+
+
+def _log_paper(
+    session: Session, case: Case, now: datetime, actor: Actor, kind: str, payload: dict[str, Any]
+) -> None:
+    """A paper's event in the case log (closed cases too): the workflow is untouched, the chain moves on."""
     act(
         session,
         case_id=case.id,
         now=now,
         actor=actor.username,
         fire_due=False,
-        step=lambda c, r: [NewEvent("document_issued", actor.username, payload)],
+        step=lambda c, r: [NewEvent(kind, actor.username, payload)],
         allow_closed=True,
     )
-    return document
 
 
 def add_attachment(
@@ -274,15 +281,7 @@ def add_attachment(
         "size": len(content),
         "sha256": digest,
     }
-    act(
-        session,
-        case_id=case.id,
-        now=now,
-        actor=actor.username,
-        fire_due=False,
-        step=lambda c, r: [NewEvent("attachment_added", actor.username, payload)],
-        allow_closed=True,
-    )
+    _log_paper(session, case, now, actor, "attachment_added", payload)
     return attachment
 
 
