@@ -98,7 +98,9 @@ def test_overview_numbers_link_to_their_lists_and_colours_add_up(
 ) -> None:
     red = demo_case("甲")
     demo_case("乙")
-    session.execute(Case.__table__.update().where(Case.id == red).values(data={"risk_colour": "red"}))
+    session.execute(
+        Case.__table__.update().where(Case.id == red).values(data={"risk_colour": "red"}, risk_colour="red")
+    )
     clock.advance(days=4)
     web_login("supervisor")
     board = client.get("/overview").text

@@ -144,7 +144,11 @@ def test_worklist_by_due_time_with_overdue_mark_colour_filter_and_paging(
     first = demo_case("甲")
     clock.advance(hours=1)
     second = demo_case("乙")
-    session.execute(Case.__table__.update().where(Case.id == second).values(data={"risk_colour": "red"}))
+    session.execute(
+        Case.__table__.update()
+        .where(Case.id == second)
+        .values(data={"risk_colour": "red"}, risk_colour="red")
+    )
     clock.advance(days=3, minutes=30)  # the first task (due in 3 days) is now overdue, the second not
     web_login("director")
     page = client.get("/tasks")

@@ -20,6 +20,7 @@ from workflows.cases import messages
 from workflows.engine import _PARSED, CaseRun, OpenTask, ParsedProcess
 from workflows.infra.errors import Conflict, ModelError, NotFound
 from workflows.infra.models import Case, HumanTask, ProcessVersion
+from workflows.infra.overview_columns import risk_colour
 from workflows.log.events import NewEvent, chain
 from workflows.outbox import notifications
 from workflows.processes import registry
@@ -141,6 +142,7 @@ def _write(
     }
     if status == "completed" and case.status != "completed":
         values["completed_at"] = now
+    values["risk_colour"] = risk_colour(values["data"])  # the overview's column, in the same UPDATE
     cases = cast(Table, Case.__table__)
     result = session.connection().execute(
         update(cases).where(cases.c.id == case.id, cases.c.version == case.version).values(**values)

@@ -10,17 +10,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from workflows.cases.human_tasks import work_branches, work_filter
 from workflows.cases.listing import bounded_count, page_rows
 from workflows.infra.clock import Clock
 from workflows.infra.models import Case, HumanTask, Place, ProcessDefinition
+from workflows.infra.overview_columns import RISK_COLOURS, place_groups, place_match, ready, running
 from workflows.people.access import Actor, require_role
 from workflows.people.staffing import EXTRA_DIRECTOR_ABOVE, VillageStaffing, village_staffing
 
-COLOURS = ("red", "yellow", "blue", "green")
+COLOURS = RISK_COLOURS
 OVERVIEW_ROLES = (
     "township_supervisor",
     "county_civil_affairs",
@@ -30,8 +31,8 @@ OVERVIEW_ROLES = (
 
 
 def risk_colour_of() -> Any:
-    """The SQL expression of a case's risk colour (``risk_colour`` in its data)."""
-    return Case.data["risk_colour"].as_string()
+    """A case's risk colour: the column kept with its data (one of ``COLOURS``, or NULL for 未分级)."""
+    return Case.risk_colour
 
 
 @dataclass
@@ -134,6 +135,27 @@ def visit_condition() -> Any:
     )
 
 
+# Both counts read one index range of the area, already in the order of their groups (infra/overview_columns.py).
+
+
+def running_counts(prefix: str) -> Select[Any]:
+    """(village, colour, running cases) of the area."""
+    return (
+        select(Case.jurisdiction_code, Case.risk_colour, func.count())
+        .where(running(Case), *place_match(Case, prefix))
+        .group_by(*place_groups(Case), Case.risk_colour)
+    )
+
+
+def overdue_counts(prefix: str, now: datetime) -> Select[Any]:
+    """(village, is a visit, overdue ready tasks) of the area, one row per village and step."""
+    return (
+        select(HumanTask.jurisdiction_code, visit_condition(), func.count())
+        .where(ready(HumanTask), HumanTask.due_at < now, *place_match(HumanTask, prefix))
+        .group_by(*place_groups(HumanTask), HumanTask.process_key, HumanTask.bpmn_id)
+    )
+
+
 def overview(*, session: Session, clock: Clock, actor: Actor) -> Overview:
     """Per village in the jurisdiction: running cases by colour and overdue work, most behind first."""
     require_role(actor, *OVERVIEW_ROLES, action="查看辖区概览")
@@ -154,42 +176,33 @@ def overview(*, session: Session, clock: Clock, actor: Actor) -> Overview:
     for code, figures in village_staffing(session, prefix).items():
         if code in rows or figures.children_in_care:
             row(code).staffing = figures
-    colour_expr = risk_colour_of()
-    cases = (
-        select(Case.jurisdiction_code, colour_expr, func.count())
-        .where(Case.status == "running", Case.jurisdiction_code.startswith(prefix))
-        .group_by(Case.jurisdiction_code, colour_expr)
-    )
-    for code, colour, count in session.execute(cases):
+    for code, colour, count in session.execute(running_counts(prefix)):
         target = row(code)
         target.running += count
         if colour in target.colours:
             target.colours[colour] += count
         else:
             target.unrated += count
-    is_visit = visit_condition()
-    overdue = (
-        select(HumanTask.jurisdiction_code, is_visit, func.count())
-        .where(
-            HumanTask.status == "ready",
-            HumanTask.due_at < now,
-            HumanTask.jurisdiction_code.startswith(prefix),
-        )
-        .group_by(HumanTask.jurisdiction_code, is_visit)
-    )
-    for code, visit, count in session.execute(overdue):
+    for code, visit, count in session.execute(overdue_counts(prefix, now)):
         if visit:
             row(code).overdue_visits += count
         else:
             row(code).overdue_tasks += count
-    has_visits = (
-        session.scalar(
-            select(HumanTask.id).where(is_visit, HumanTask.jurisdiction_code.startswith(prefix)).limit(1)
-        )
-        is not None
-    )
+    has_visits = any(r.overdue_visits for r in rows.values()) or _any_visit(session, prefix)
     ordered = sorted(
         rows.values(),
         key=lambda r: (-r.behind, -r.needs_extra_director, -r.colours["red"], -r.running, r.code),
     )
     return Overview(ordered, has_visits, now)
+
+
+def _any_visit(session: Session, prefix: str) -> bool:
+    """Whether the area has a visit task at all: an open one found in the index, else any in its history."""
+    is_visit = visit_condition()
+    for cond in (
+        (ready(HumanTask), *place_match(HumanTask, prefix)),
+        (HumanTask.jurisdiction_code.startswith(prefix),),
+    ):
+        if session.scalar(select(HumanTask.bpmn_id).where(is_visit, *cond).limit(1)) is not None:
+            return True
+    return False

@@ -2,46 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-    event,
-)
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from workflows.infra.overview_columns import case_indexes, fill_case_columns, task_indexes
 from workflows.infra.queueing import listing_indexes, place_prefixes, queue_instant
+from workflows.infra.utc_column import UTCDateTime as UTCDateTime  # the migrations import it from here
 
 
 class Base(DeclarativeBase):
     """The declarative base of every Shouhu table."""
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC, returns aware UTC, on every backend."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
 
 
 class ProcessDefinition(Base):
@@ -95,7 +68,15 @@ class Case(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    __table_args__ = (UniqueConstraint("case_no", name="uq_cases_case_no"),)
+    # the overview's columns (infra/overview_columns.py): place prefixes on insert, the colour with the data
+    city_code: Mapped[str | None] = mapped_column(String(4))
+    county_code: Mapped[str | None] = mapped_column(String(6))
+    township_code: Mapped[str | None] = mapped_column(String(9))
+    risk_colour: Mapped[str | None] = mapped_column(String(8))
+    __table_args__ = (UniqueConstraint("case_no", name="uq_cases_case_no"), *case_indexes())
+
+
+event.listen(Case, "before_insert", fill_case_columns)
 
 
 class CaseCounter(Base):
@@ -131,7 +112,7 @@ class HumanTask(Base):
     township_code: Mapped[str | None] = mapped_column(String(9))
     queue_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (*listing_indexes(), Index("ix_human_tasks_due", "status", "due_at"))
+    __table_args__ = (*listing_indexes(), *task_indexes(), Index("ix_human_tasks_due", "status", "due_at"))
 
 
 @event.listens_for(HumanTask, "before_insert")
