@@ -29,7 +29,7 @@ from workflows.infra.clock import FixedClock
 from workflows.infra.db import make_sessionmaker
 from workflows.infra.models import Case, CaseEvent, HumanTask, InboxItem, OutboxMessage
 from workflows.outbox import notifications
-from workflows.people.access import SYSTEM
+from workflows.people.access import SYSTEM, Actor
 
 LATER = START + timedelta(hours=25)
 TIMEOUT = 120
@@ -317,3 +317,81 @@ def test_claim_skips_rows_locked_by_another_drainer(pg: Engine) -> None:
         assert len(mine) == 2 and len(theirs) == 2 and not {m.id for m in mine} & {t.id for t in theirs}
         first.commit()
         second.commit()
+
+
+def test_a_claim_that_loses_the_case_version_race_retries_on_the_new_head(pg: Engine) -> None:
+    """A claim logs its event without rewriting the workflow, by compare-and-set on the case's version: when
+    another transaction moves the case between the claim's read of the log head and its update, the claim
+    re-reads the head and links its event after the other one (one event each, the chain intact)."""
+    from sqlalchemy import event, update
+
+    from workflows.log.events import NewEvent, chain
+
+    people(pg)
+    case_id = red_cases(pg, 1, advance=False)[0]
+    director = Actor("gz_director", frozenset({"village_director"}), VILLAGE, True, "测试")
+    sessions = make_sessionmaker(pg)
+    with sessions() as session:
+        task = session.scalar(select(HumanTask).where(HumanTask.case_id == case_id))
+        assert task is not None
+        task_id = task.id
+    raced: list[int] = []
+
+    def meddle(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if raced or not statement.startswith("UPDATE cases SET version"):
+            return
+        raced.append(1)
+        with pg.connect() as other:  # another transaction logs a correction-free event and commits first
+            head = other.execute(
+                select(Case.last_event_seq, Case.last_event_hash, Case.version).where(Case.id == case_id)
+            ).one()
+
+            [row] = chain(
+                case_id,
+                last_seq=head[0],
+                last_hash=head[1],
+                now=START,
+                items=[NewEvent("task_unclaimed", "system", {"task_id": task_id, "bpmn_id": "intake"})],
+            )
+            other.execute(
+                update(Case)
+                .where(Case.id == case_id)
+                .values(version=head[2] + 1, last_event_seq=row.seq, last_event_hash=row.hash)
+            )
+            other.execute(
+                CaseEvent.__table__.insert(),
+                {
+                    k: getattr(row, k)
+                    for k in (
+                        "case_id",
+                        "seq",
+                        "type",
+                        "actor",
+                        "occurred_at",
+                        "payload",
+                        "prev_hash",
+                        "hash",
+                    )
+                },
+            )
+            other.commit()
+
+    event.listen(pg, "before_cursor_execute", meddle)
+    try:
+        with sessions() as session:
+            human_tasks.claim(session=session, clock=FixedClock(START), actor=director, task_id=task_id)
+            session.commit()
+    finally:
+        event.remove(pg, "before_cursor_execute", meddle)
+    assert raced == [1]
+    with Session(pg) as session:
+        kinds = list(
+            session.scalars(
+                select(CaseEvent.type).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
+            )
+        )
+        assert kinds == ["case_started", "task_unclaimed", "task_claimed"]
+        case = session.get(Case, case_id)
+        assert case is not None and case.version == 3 and case.last_event_seq == 3
+        assert session.get(HumanTask, task_id).assignee == "gz_director"  # type: ignore[union-attr]
+        all_verify(session)

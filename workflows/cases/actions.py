@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -19,8 +19,9 @@ from sqlalchemy.orm.util import identity_key
 from workflows.cases import messages
 from workflows.engine import _PARSED, CaseRun, OpenTask, ParsedProcess
 from workflows.infra.errors import Conflict, ModelError, NotFound
-from workflows.infra.models import Case, HumanTask, ProcessVersion
+from workflows.infra.models import Case, CaseEvent, HumanTask, OutboxMessage, ProcessVersion
 from workflows.infra.overview_columns import risk_colour
+from workflows.infra.queueing import place_prefixes, queue_instant
 from workflows.log.events import NewEvent, chain
 from workflows.outbox import notifications
 from workflows.processes import registry
@@ -65,7 +66,7 @@ def load_case(session: Session, case_id: str, *, fresh: bool = False) -> Case:
             select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
         ).first()
     else:
-        case = session.get(Case, case_id)
+        case = by_id(session, Case, _CASE_BY_ID, case_id)
     if case is None:
         raise NotFound("找不到该案件", code="case_not_found")
     return case
@@ -143,15 +144,14 @@ def _write(
     if status == "completed" and case.status != "completed":
         values["completed_at"] = now
     values["risk_colour"] = risk_colour(values["data"])  # the overview's column, in the same UPDATE
-    cases = cast(Table, Case.__table__)
     result = session.connection().execute(
-        update(cases).where(cases.c.id == case.id, cases.c.version == case.version).values(**values)
+        update(_CASES).where(_CASES.c.id == case.id, _CASES.c.version == case.version).values(**values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise _Stale
     for key, value in values.items():
         set_committed_value(case, key, value)
-    session.add_all(events)
+    insert_events(session, events)
     after = {t.id: t for t in run.open_tasks()}
     gone = [tid for tid in before if tid not in after]
     completed = {tid: upd for tid, upd in task_updates.items() if tid in gone}
@@ -161,22 +161,152 @@ def _write(
     if cancelled:
         update_tasks(session, cancelled, {"status": "cancelled", "completed_at": now})
     new_rows = [task_row(case, t, now) for tid, t in after.items() if tid not in before]
-    session.add_all(new_rows)
-    notifications.stage(session, case, new_rows, items, now)
+    insert_tasks(session, new_rows)
+    insert_notices(session, notifications.rows(case, new_rows, items, now))
     session.flush()
     return Outcome(case=case, run=run, events=items, new_tasks=new_rows)
 
 
-# The case and task UPDATEs are plain table statements on the session's connection (same transaction): the
-# rows they touch are set in the session by hand (set_committed_value), so the ORM's bulk-update machinery,
-# which would re-evaluate the criteria against every loaded object, would only cost time.
+# The rows an action writes are plain table statements on the session's connection (same transaction),
+# each statement built once (its cache key is computed once, not per request). The case and task UPDATEs set
+# the rows loaded in the session by hand (set_committed_value), so the ORM's bulk-update machinery, which
+# would re-evaluate the criteria against every loaded object, would only cost time; new events, task rows
+# and notices are inserted without passing through the unit of work (the objects handed back to the caller
+# are not added to the session: they are already written).
+_CASES = cast(Table, Case.__table__)
+_TASKS = cast(Table, HumanTask.__table__)
+_INSERT_EVENT = insert(cast(Table, CaseEvent.__table__))
+_INSERT_TASK = insert(_TASKS)
+_INSERT_NOTICE = insert(cast(Table, OutboxMessage.__table__))
+_EVENT_COLUMNS = ("case_id", "seq", "type", "actor", "occurred_at", "payload", "prev_hash", "hash")
+_TASK_COLUMNS = tuple(c.key for c in _TASKS.columns)
+_HEAD = select(_CASES.c.version, _CASES.c.status, _CASES.c.last_event_seq, _CASES.c.last_event_hash).where(
+    _CASES.c.id == bindparam("case_id")
+)
+_BUMP = (
+    update(_CASES)
+    .where(_CASES.c.id == bindparam("case_id"), _CASES.c.version == bindparam("old_version"))
+    .values(
+        version=bindparam("new_version"),
+        updated_at=bindparam("now"),
+        last_event_seq=bindparam("seq"),
+        last_event_hash=bindparam("head"),
+    )
+)
+
+
+_CASE_BY_ID = select(Case).where(Case.id == bindparam("pk"))
+_TASK_BY_ID = select(HumanTask).where(HumanTask.id == bindparam("pk"))
+_UPDATE_TASK = update(_TASKS).where(_TASKS.c.id == bindparam("pk"))
+
+
+def by_id(session: Session, entity: Any, statement: Any, pk: str) -> Any:
+    """``session.get`` with a statement built once: the object already in the session, else one SELECT."""
+    loaded = session.identity_map.get(identity_key(entity, pk))
+    if loaded is not None:
+        return loaded
+    return session.scalars(statement, {"pk": pk}).first()
+
+
+_TASK_WITH_CASE = (
+    select(HumanTask, Case).join(Case, Case.id == HumanTask.case_id).where(HumanTask.id == bindparam("pk"))
+)
+
+
+def get_task_row(session: Session, task_id: str) -> HumanTask | None:
+    return cast(HumanTask | None, by_id(session, HumanTask, _TASK_BY_ID, task_id))
+
+
+def get_task_with_case(session: Session, task_id: str) -> tuple[HumanTask, Case] | None:
+    """A task row and its case by one statement (or from the session when both are loaded). The caller
+    holds the case: the session keeps only weak references to what it loaded."""
+    task = session.identity_map.get(identity_key(HumanTask, task_id))
+    if task is not None:
+        return task, load_case(session, task.case_id)
+    row = session.execute(_TASK_WITH_CASE, {"pk": task_id}).first()
+    return None if row is None else (row[0], row[1])
+
+
+def insert_events(session: Session, events: list[CaseEvent]) -> None:
+    """INSERT chained events (one statement, executemany for several)."""
+    if events:
+        rows = [{key: getattr(e, key) for key in _EVENT_COLUMNS} for e in events]
+        session.connection().execute(_INSERT_EVENT, rows)
+
+
+def insert_tasks(session: Session, tasks: list[HumanTask]) -> None:
+    """INSERT new task rows with their work-list columns (the place prefixes, the queue instant)."""
+    if not tasks:
+        return
+    for task in tasks:
+        for column, value in place_prefixes(task.jurisdiction_code or "").items():
+            setattr(task, column, value)
+        task.queue_at = queue_instant(task.due_at, task.created_at)
+    rows = [{key: getattr(t, key) for key in _TASK_COLUMNS} for t in tasks]
+    session.connection().execute(_INSERT_TASK, rows)
+
+
+def insert_notices(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.connection().execute(_INSERT_NOTICE, rows)
+
+
+def record(
+    session: Session,
+    *,
+    case_id: str,
+    now: datetime,
+    items: list[NewEvent],
+    check: Callable[[], None] | None = None,
+) -> None:
+    """Log events that change no workflow state (claims, hand-overs) on a running case: the case's version,
+    log head and update time move by compare-and-set in the same transaction, its workflow is neither read
+    nor rewritten. ``check`` runs again after a lost race."""
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt and check is not None:
+            check()
+        head = session.connection().execute(_HEAD, {"case_id": case_id}).first()
+        if head is None:
+            raise NotFound("找不到该案件", code="case_not_found")
+        if head.status != "running":
+            raise Conflict("该案件已结束，不能再办理", code="case_closed")
+        events = chain(
+            case_id, last_seq=head.last_event_seq, last_hash=head.last_event_hash, now=now, items=items
+        )
+        values = {
+            "version": head.version + 1,
+            "updated_at": now,
+            "last_event_seq": events[-1].seq,
+            "last_event_hash": events[-1].hash,
+        }
+        bumped = session.connection().execute(
+            _BUMP,
+            {
+                "case_id": case_id,
+                "old_version": head.version,
+                "new_version": values["version"],
+                "now": now,
+                "seq": values["last_event_seq"],
+                "head": values["last_event_hash"],
+            },
+        )
+        if bumped.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        insert_events(session, events)
+        loaded = session.identity_map.get(identity_key(Case, case_id))
+        if loaded is not None:
+            for key, value in values.items():
+                set_committed_value(loaded, key, value)
+        return
+    raise Conflict("案件正被他人同时办理，请刷新后重试", code="case_busy")
 
 
 def update_tasks(session: Session, task_ids: list[str], values: dict[str, Any]) -> None:
     """UPDATE task rows by id; the ones loaded in this session take the new values as committed."""
-    tasks = cast(Table, HumanTask.__table__)
-    which = tasks.c.id == task_ids[0] if len(task_ids) == 1 else tasks.c.id.in_(task_ids)
-    session.connection().execute(update(tasks).where(which).values(**values))
+    if len(task_ids) == 1:
+        session.connection().execute(_UPDATE_TASK, {"pk": task_ids[0], **values})
+    else:
+        session.connection().execute(update(_TASKS).where(_TASKS.c.id.in_(task_ids)).values(**values))
     for task_id in task_ids:
         loaded = session.identity_map.get(identity_key(HumanTask, task_id))
         if loaded is not None:
@@ -223,10 +353,10 @@ def insert_new_case(
     case.last_event_seq, case.last_event_hash = events[-1].seq, events[-1].hash
     session.add(case)
     session.flush([case])
-    session.add_all(events)
+    insert_events(session, events)
     rows = [task_row(case, t, now) for t in run.open_tasks()]
-    session.add_all(rows)
-    notifications.stage(session, case, rows, items, now)
+    insert_tasks(session, rows)
+    insert_notices(session, notifications.rows(case, rows, items, now))
     session.flush()
     messages.dispatch(session, now, case, planned)
     return Outcome(case=case, run=run, events=items, new_tasks=rows)

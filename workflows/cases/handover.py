@@ -3,7 +3,6 @@ onboarding process's messages (a worker certified, a worker left) act on the nam
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,17 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.cases import messages
-from workflows.cases.actions import act
+from workflows.cases.actions import record
 from workflows.infra.clock import Clock, FixedClock
 from workflows.infra.errors import ModelError, NotFound, ValidationFailed
 from workflows.infra.models import Case, HumanTask, User
 from workflows.log.events import NewEvent
 from workflows.people import accounts
 from workflows.people.access import Actor
-
-
-def _emit(events: list[NewEvent]) -> Callable[[Any, Any], list[NewEvent]]:
-    return lambda case, run: events
 
 
 def release_tasks(
@@ -38,7 +33,7 @@ def release_tasks(
             NewEvent("task_handed_over", "system", {"task_id": task.id, "from": username, "to": successor}),
             NewEvent(etype, holder, {"task_id": task.id, "bpmn_id": task.bpmn_id}),
         ]
-        act(session, case_id=task.case_id, now=now, actor="system", step=_emit(events), fire_due=False)
+        record(session, case_id=task.case_id, now=now, items=events)
         task.assignee, task.claimed_at = successor, (now if successor else None)
     session.flush()
     return [t.id for t in tasks]

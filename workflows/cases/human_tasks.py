@@ -11,7 +11,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from workflows.cases.actions import act, load_case, process_of, update_tasks
+from workflows.cases.actions import (
+    act,
+    get_task_row,
+    get_task_with_case,
+    load_case,
+    process_of,
+    record,
+    update_tasks,
+)
 from workflows.cases.listing import (
     COUNT_CAP,
     READY,
@@ -142,9 +150,23 @@ def list_tasks(
 
 def get_task(*, session: Session, actor: Actor, task_id: str) -> HumanTask:
     """A task the actor may see: 404 outside their jurisdiction, 403 for another role."""
-    task = session.get(HumanTask, task_id)
+    task = get_task_row(session, task_id)
     if task is None:
         raise NotFound("找不到该任务", code="task_not_found")
+    _require_visible_task(session, actor, task)
+    return task
+
+
+def _task_and_case(*, session: Session, actor: Actor, task_id: str) -> tuple[HumanTask, Case]:
+    """``get_task`` with the task's case, read by the same statement."""
+    found = get_task_with_case(session, task_id)
+    if found is None:
+        raise NotFound("找不到该任务", code="task_not_found")
+    _require_visible_task(session, actor, found[0])
+    return found
+
+
+def _require_visible_task(session: Session, actor: Actor, task: HumanTask) -> None:
     require_visible(actor, task.jurisdiction_code, "任务")
     require_certified(actor, "查看案件任务")
     if not may_work(session, actor, task):
@@ -153,7 +175,6 @@ def get_task(*, session: Session, actor: Actor, task_id: str) -> HumanTask:
             code="role_required",
             details={"roles": [task.role]},
         )
-    return task
 
 
 def _require_workable(actor: Actor, task: HumanTask) -> None:
@@ -186,20 +207,13 @@ def _set_claim(*, session: Session, clock: Clock, actor: Actor, task_id: str, cl
     if not claim and task.assignee is None:
         return task
 
-    attempts = 0
+    def check() -> None:  # re-read after losing a race: someone may have claimed or finished the task
+        session.refresh(task)
+        _require_workable(actor, task)
 
-    def check(case: Case) -> None:
-        nonlocal attempts
-        attempts += 1
-        if attempts > 1:  # re-read after losing a race: someone may have claimed or finished the task
-            session.refresh(task)
-            _require_workable(actor, task)
-
-    def step(case: Case, run: CaseRun) -> list[NewEvent]:
-        etype = "task_claimed" if claim else "task_unclaimed"
-        return [NewEvent(etype, actor.username, {"task_id": task.id, "bpmn_id": task.bpmn_id})]
-
-    act(session, case_id=task.case_id, now=now, actor=actor.username, step=step, check=check, fire_due=False)
+    etype = "task_claimed" if claim else "task_unclaimed"
+    event = NewEvent(etype, actor.username, {"task_id": task.id, "bpmn_id": task.bpmn_id})
+    record(session, case_id=task.case_id, now=now, items=[event], check=check)
     values = {"assignee": actor.username if claim else None, "claimed_at": now if claim else None}
     update_tasks(session, [task.id], values)
     return task
@@ -274,9 +288,8 @@ def _complete(
     idempotency_key: str | None,
     request_hash: str,
 ) -> dict[str, Any]:
-    task = get_task(session=session, actor=actor, task_id=task_id)
-    _require_workable(actor, task)
-    case = load_case(session, task.case_id)  # held here so the action below finds it in the session
+    task, case = _task_and_case(session=session, actor=actor, task_id=task_id)  # the case held here so
+    _require_workable(actor, task)  # that the action below finds it in the session
     clean = form_of(session, task, case).validate(data)
     now = clock.now()
 

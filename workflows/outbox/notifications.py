@@ -94,14 +94,13 @@ def _row(kind: str, case_no: str, task: HumanTask, now: datetime) -> dict[str, A
     }
 
 
-def stage(
-    session: Session, case: Case, new_rows: list[HumanTask], items: list[NewEvent], now: datetime
-) -> None:
-    """Outbox rows for the tasks an action created, in its transaction (an escalation if a timer fired)."""
+def rows(case: Case, new_rows: list[HumanTask], items: list[NewEvent], now: datetime) -> list[dict[str, Any]]:
+    """Outbox rows for the tasks an action created, written in its transaction (an escalation if a timer
+    fired)."""
     if not new_rows:
-        return
+        return []
     kind = "escalation" if any(item.type == "timer_fired" for item in items) else "task_assigned"
-    session.add_all([OutboxMessage(**_row(kind, case.case_no, task, now)) for task in new_rows])
+    return [_row(kind, case.case_no, task, now) for task in new_rows]
 
 
 def scan_due(*, session: Session, clock: Clock, window: timedelta = DUE_SOON, limit: int = 500) -> int:
