@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
+from sqlalchemy.orm import Session
 
-from api.deps import ActorDep, ClockDep, SessionDep
+from api.deps import ActorDep, ClockDep, SessionDep, TokenDep, as_signed_in
 from api.schemas.common import ERRORS, Offset, TaskComplete
 from workflows.cases import human_tasks, views
+from workflows.people.access import Actor
 
 router = APIRouter(prefix="/api/tasks", tags=["任务 tasks"])
 
 
 @router.get("", responses=ERRORS)
-def list_tasks(
-    session: SessionDep,
-    actor: ActorDep,
+async def list_tasks(
+    request: Request,
+    token: TokenDep,
     process_key: str | None = None,
     mine: bool = False,
     limit: int = Query(50, ge=1, le=200),
@@ -28,24 +30,28 @@ def list_tasks(
     翻页：把上一页的 ``next`` 作为 ``after`` 传入（按期限接续，不重不漏）；``offset`` 仍可用。
     ``total`` 最多数到 1000，更多时 ``total_more`` 为 true。
     """
-    page = human_tasks.list_tasks(
-        session=session,
-        actor=actor,
-        process_key=process_key,
-        mine=mine,
-        limit=limit,
-        offset=offset,
-        after=after,
-    )
-    return {
-        "items": [views.task_summary(t) for t in page.items],
-        "total": page.total,
-        "total_more": page.more,
-        "next": page.next,
-        "limit": limit,
-        "offset": offset,
-        "certified": actor.certified,
-    }
+
+    def work(session: Session, actor: Actor) -> dict[str, Any]:
+        page = human_tasks.list_tasks(
+            session=session,
+            actor=actor,
+            process_key=process_key,
+            mine=mine,
+            limit=limit,
+            offset=offset,
+            after=after,
+        )
+        return {
+            "items": [views.task_summary(t) for t in page.items],
+            "total": page.total,
+            "total_more": page.more,
+            "next": page.next,
+            "limit": limit,
+            "offset": offset,
+            "certified": actor.certified,
+        }
+
+    return await as_signed_in(request, token, work)
 
 
 @router.get("/{task_id}", responses=ERRORS)
@@ -59,32 +65,48 @@ def get_task(
 
 
 @router.post("/{task_id}/claim", responses=ERRORS)
-def claim(task_id: str, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+async def claim(task_id: str, request: Request, clock: ClockDep, token: TokenDep) -> dict[str, Any]:
     """认领任务。"""
-    return views.task_summary(human_tasks.claim(session=session, clock=clock, actor=actor, task_id=task_id))
+    return await as_signed_in(
+        request,
+        token,
+        lambda session, actor: views.task_summary(
+            human_tasks.claim(session=session, clock=clock, actor=actor, task_id=task_id)
+        ),
+    )
 
 
 @router.post("/{task_id}/unclaim", responses=ERRORS)
-def unclaim(task_id: str, session: SessionDep, clock: ClockDep, actor: ActorDep) -> dict[str, Any]:
+async def unclaim(task_id: str, request: Request, clock: ClockDep, token: TokenDep) -> dict[str, Any]:
     """退回认领。"""
-    return views.task_summary(human_tasks.unclaim(session=session, clock=clock, actor=actor, task_id=task_id))
+    return await as_signed_in(
+        request,
+        token,
+        lambda session, actor: views.task_summary(
+            human_tasks.unclaim(session=session, clock=clock, actor=actor, task_id=task_id)
+        ),
+    )
 
 
 @router.post("/{task_id}/complete", responses=ERRORS)
-def complete(
+async def complete(
     task_id: str,
     body: TaskComplete,
-    session: SessionDep,
+    request: Request,
     clock: ClockDep,
-    actor: ActorDep,
+    token: TokenDep,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, Any]:
     """提交表单并办结任务；同一 Idempotency-Key 重试返回第一次的结果。"""
-    return human_tasks.complete(
-        session=session,
-        clock=clock,
-        actor=actor,
-        task_id=task_id,
-        data=body.data,
-        idempotency_key=idempotency_key,
+    return await as_signed_in(
+        request,
+        token,
+        lambda session, actor: human_tasks.complete(
+            session=session,
+            clock=clock,
+            actor=actor,
+            task_id=task_id,
+            data=body.data,
+            idempotency_key=idempotency_key,
+        ),
     )

@@ -170,8 +170,22 @@ def test_no_route_does_blocking_work_on_the_event_loop() -> None:
     app = create_app(Settings(demo=True, database_url="sqlite://"), prepare=False)
     routes = [r for r in _routes(app.router.routes) if isinstance(r, APIRoute)]
     assert len(routes) > 60
-    coroutines = [f"{sorted(r.methods)} {r.path}" for r in routes if inspect.iscoroutinefunction(r.endpoint)]
-    assert coroutines == []
+    coroutines = [r for r in routes if inspect.iscoroutinefunction(r.endpoint)]
+    # a coroutine endpoint is allowed only as a wrapper whose one await hands all its work to the thread
+    # pool (``as_signed_in``: sign-in check, service and commit in one hand-off)
+    blocking = [
+        f"{sorted(r.methods)} {r.path}"
+        for r in coroutines
+        if inspect.getsource(r.endpoint).count("await ") != 1
+        or "return await as_signed_in(" not in inspect.getsource(r.endpoint)
+    ]
+    assert blocking == []
+    assert {r.path for r in coroutines} == {
+        "/api/tasks",
+        "/api/tasks/{task_id}/claim",
+        "/api/tasks/{task_id}/unclaim",
+        "/api/tasks/{task_id}/complete",
+    }
 
 
 def _routes(routes: list[Any]) -> list[Any]:
