@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow  # type: ignore[import-untyped]
 from SpiffWorkflow.bpmn.specs.event_definitions.message import (  # type: ignore[import-untyped]
     MessageEventDefinition,
@@ -119,7 +120,7 @@ class CaseRun:
     def restore(cls, process: ParsedProcess, state: dict[str, Any], *, case_id: str) -> CaseRun:
         """Rebuild the workflow from a stored state (the spec comes from the parsed version)."""
         _PARSED.setdefault(process.content_hash, process)
-        dct = json.loads(json.dumps(state["workflow"]))
+        dct = _copy(state["workflow"])
         dct["spec_ref"] = process.content_hash
         try:
             workflow = _SERIALIZER.from_dict(dct)
@@ -349,6 +350,15 @@ class CaseRun:
         }
         text = json.dumps(view, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data (the serializer changes what it restores; the stored state must not move):
+    through orjson, or the standard encoder for what orjson refuses (integers past 64 bits)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except (TypeError, orjson.JSONEncodeError):
+        return json.loads(json.dumps(value))
 
 
 def _has_timer(definition: Any) -> bool:
