@@ -1,4 +1,5 @@
-"""the overview from an index: a case's place prefixes and risk colour in columns, partial indexes by place
+"""the overview from an index: a case's place prefixes and risk colour in columns, partial indexes by place;
+a case's open tasks by (case_id, status)
 
 Revision ID: 0010
 Revises: 0009
@@ -53,9 +54,15 @@ def upgrade() -> None:
         sqlite_where=READY,
         postgresql_where=READY,
     )
+    # a case's open tasks (case_id = ? AND status = ?): without statistics SQLite took either index of one
+    # equality, and on large tables ix_human_tasks_due (status) read every ready task
+    op.drop_index("ix_human_tasks_case_id", table_name="human_tasks")
+    op.create_index("ix_human_tasks_case_id", "human_tasks", ["case_id", "status"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_human_tasks_case_id", table_name="human_tasks")
+    op.create_index("ix_human_tasks_case_id", "human_tasks", ["case_id"], unique=False)
     op.drop_index("ix_human_tasks_ready_places", table_name="human_tasks")
     op.drop_index("ix_cases_running_places", table_name="cases")
     with op.batch_alter_table("cases", schema=None) as batch_op:

@@ -93,7 +93,7 @@ class HumanTask(Base):
 
     __tablename__ = "human_tasks"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
     process_key: Mapped[str] = mapped_column(String(64))
     bpmn_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
@@ -112,7 +112,13 @@ class HumanTask(Base):
     township_code: Mapped[str | None] = mapped_column(String(9))
     queue_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (*listing_indexes(), *task_indexes(), Index("ix_human_tasks_due", "status", "due_at"))
+    # (case_id, status): a case's open tasks by two equalities, never mistaken by SQLite for ix_human_tasks_due
+    __table_args__ = (
+        *listing_indexes(),
+        *task_indexes(),
+        Index("ix_human_tasks_due", "status", "due_at"),
+        Index("ix_human_tasks_case_id", "case_id", "status"),
+    )
 
 
 @event.listens_for(HumanTask, "before_insert")
