@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -93,6 +93,15 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 # built once: ``session.get`` would build and key a new statement on every request
 _USER_BY_ID = select(User).where(User.id == bindparam("pk"))
+_ACTOR_BY_ID = select(
+    User.username,
+    User.display_name,
+    User.roles,
+    User.jurisdiction_code,
+    User.certified,
+    User.active,
+    User.token_version,
+).where(User.id == bindparam("pk"))
 
 
 def current_user(
@@ -103,7 +112,21 @@ def current_user(
 
 
 def signed_in_user(session: Session, clock: Clock, settings: Settings, token: str | None) -> User:
-    """``current_user`` on a given session (used by routes that do all their work in one thread)."""
+    """``current_user`` on a given session."""
+    return cast(
+        User, _signed_in(session, clock, settings, token, lambda pk: session.scalars(_USER_BY_ID, pk))
+    )
+
+
+def signed_in_actor(session: Session, clock: Clock, settings: Settings, token: str | None) -> Actor:
+    """The actor of a valid token, read as the few columns it needs (no account object is built)."""
+    row = _signed_in(session, clock, settings, token, lambda pk: session.execute(_ACTOR_BY_ID, pk))
+    return actor_for(row)
+
+
+def _signed_in(
+    session: Session, clock: Clock, settings: Settings, token: str | None, read: Callable[[Any], Any]
+) -> Any:
     if not token:
         raise Unauthenticated("请先登录", code="not_authenticated")
     user_id, version = read_token(token, secret=settings.signing_keys, now=clock.now())
@@ -114,7 +137,7 @@ def signed_in_user(session: Session, clock: Clock, settings: Settings, token: st
     separate = session.get_bind().dialect.name == "sqlite"
     if separate and not session.in_transaction():
         session.connection(execution_options=READ_ONLY)
-    user = session.scalars(_USER_BY_ID, {"pk": user_id}).first()
+    user = read({"pk": user_id}).first()
     if separate:
         session.commit()
     if user is None or not user.active or user.token_version != version:
@@ -135,8 +158,8 @@ async def as_signed_in(request: Request, token: str | None, work: Callable[[Sess
     def run() -> Work:
         with state.sessionmaker() as session:
             try:
-                user = signed_in_user(session, state.clock, state.settings, token)
-                result = work(session, actor_for(user))
+                actor = signed_in_actor(session, state.clock, state.settings, token)
+                result = work(session, actor)
                 session.commit()
             except BaseException:
                 session.rollback()

@@ -7,7 +7,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from workflows.infra.clock import Clock
@@ -27,8 +27,9 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
-def actor_for(user: User) -> Actor:
-    """The acting identity of an account."""
+def actor_for(user: User | Row[Any]) -> Actor:
+    """The acting identity of an account (or of a row with its username, display_name, roles,
+    jurisdiction_code and certified columns)."""
     needs = bool(CERTIFICATION_REQUIRED & set(user.roles))
     return Actor(
         user.username,
