@@ -34,6 +34,7 @@ from workflows.cases import lifecycle as cases
 from workflows.cases.replay import verify_case
 from workflows.infra.clock import iso_utc
 from workflows.infra.models import Case, CaseEvent, ProcessVersion
+from workflows.log import chaincheck
 from workflows.log import events as log
 from workflows.log.events import GENESIS, NewEvent, chain
 
@@ -106,7 +107,7 @@ def check_all(sessions) -> int:
     checked = 0
     with sessions() as session:
         for case in session.scalars(select(Case)):
-            problem, count = log.check_case_chain(session, case)
+            problem, count = chaincheck.check_case_chain(session, case)
             if problem is not None:
                 raise RuntimeError(f"chain broken in the benchmark data: {problem}")
             checked += count

@@ -13,7 +13,8 @@ from workflows.cases.actions import load_case
 from workflows.engine import CaseRun, ParsedProcess, migrate_run
 from workflows.infra.errors import DomainError
 from workflows.infra.models import Case, CaseEvent, HumanTask, ProcessVersion
-from workflows.log.events import check_case_chain, events_of
+from workflows.log.chaincheck import check_case_chain
+from workflows.log.events import events_of
 from workflows.people.access import Actor, require_role, require_visible
 from workflows.processes import registry
 
