@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from workflows.cases.actions import load_case
 from workflows.engine import CaseRun, ParsedProcess, migrate_run
+from workflows.infra.db import read_json
 from workflows.infra.errors import DomainError
 from workflows.infra.models import Case, CaseEvent, HumanTask, ProcessVersion
-from workflows.log.chaincheck import check_case_chain
+from workflows.log.chaincheck import Row, chain_rows, check_rows
 from workflows.log.events import events_of
 from workflows.people.access import Actor, require_role, require_visible
 from workflows.processes import registry
@@ -43,8 +45,31 @@ class Report:
         }
 
 
+@dataclass
+class LoggedEvent:
+    """An event as replay reads it, built from the very rows the chain check has just checked."""
+
+    seq: int
+    type: str
+    actor: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Row) -> LoggedEvent:
+        seq, etype, actor, at, payload, _, _ = row
+        if isinstance(at, str):  # the stored text (checked: "YYYY-MM-DD HH:MM:SS.ffffff"), naive UTC
+            at = datetime.fromisoformat(at)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        return cls(seq, etype, actor, at, read_json(payload) if isinstance(payload, str | bytes) else payload)
+
+
+Event = CaseEvent | LoggedEvent
+
+
 class _Diverged(Exception):
-    def __init__(self, event: CaseEvent | None, message: str, **details: Any) -> None:
+    def __init__(self, event: Event | None, message: str, **details: Any) -> None:
         super().__init__(message)
         self.event, self.message, self.details = event, message, details
 
@@ -58,14 +83,15 @@ def verify(*, session: Session, actor: Actor, case_id: str) -> Report:
 
 
 def verify_case(session: Session, case: Case) -> Report:
-    """The check itself, without access rules (for the scheduler, backups and tests)."""
-    broken, count = check_case_chain(session, case)
+    """The check itself, without access rules (for the scheduler, backups and tests).
+
+    The rows are read once: the chain is checked on them, and the replay reads the events from them."""
+    rows = chain_rows(session, case.id)
+    broken = check_rows(case, rows)
     if broken is not None:
-        event_type = session.scalar(
-            select(CaseEvent.type).where(CaseEvent.case_id == case.id, CaseEvent.seq == broken.seq)
-        )
-        return Report(case.id, False, count, broken.reason, broken.seq, event_type)
-    events = events_of(session, case.id)
+        event_type = next((row[1] for row in rows if row[0] == broken.seq), None)
+        return Report(case.id, False, len(rows), broken.reason, broken.seq, event_type)
+    events = [LoggedEvent.of(row) for row in rows]
     try:
         version = session.get(ProcessVersion, case.process_version_id)
         if version is None:
@@ -110,7 +136,7 @@ def _version_by_hash(session: Session, content_hash: str) -> ParsedProcess:
     return registry.parsed(session, version)
 
 
-def _migrate(run: CaseRun, event: CaseEvent, resolve: Callable[[str], ParsedProcess]) -> None:
+def _migrate(run: CaseRun, event: Event, resolve: Callable[[str], ParsedProcess]) -> None:
     """Switch the replay onto the version a ``case_migrated`` event names, the way the migration did."""
     if event.payload.get("from_version") != run.process.content_hash:
         raise _Diverged(event, "迁移事件记录的原流程版本与重放时的版本不一致")
@@ -134,7 +160,7 @@ class Replayed:
 def _replay(
     process: ParsedProcess,
     case: Case,
-    events: list[CaseEvent],
+    events: Sequence[Event],
     resolve: Callable[[str], ParsedProcess] | None = None,
     upto: int | None = None,
 ) -> Replayed:
@@ -194,11 +220,13 @@ def _replay(
                 raise _Diverged(event, "日志记录案件已结束，但重放后案件仍在进行")
         except DomainError as exc:
             raise _Diverged(event, f"重放事件 #{event.seq}（{event.type}）失败：{exc.message}") from None
-        if run is not None:
-            pending.extend(m.name for m in run.take_messages())
-            for task in run.open_tasks():
-                dues.setdefault(task.id, task.due_at)
-        if "digest" in payload and run is not None and run.digest() != payload["digest"]:
+        if run is None:
+            continue
+        pending.extend(m.name for m in run.take_messages())
+        open_tasks = run.open_tasks()
+        for task in open_tasks:
+            dues.setdefault(task.id, task.due_at)
+        if "digest" in payload and run.digest(open_tasks) != payload["digest"]:
             raise _Diverged(event, f"重放到事件 #{event.seq}（{event.type}）时状态与日志记录不一致")
     if run is None:
         raise _Diverged(None, "案件没有任何日志事件")

@@ -339,11 +339,14 @@ class CaseRun:
                 open_[bpmn_id] = None
         return list(done), list(open_)
 
-    def digest(self) -> str:
-        """A short fingerprint of the observable state, logged with every event."""
+    def digest(self, open_tasks: list[OpenTask] | None = None) -> str:
+        """A short fingerprint of the observable state, logged with every event (``open_tasks``: this
+        run's ``open_tasks()`` when the caller has just listed them)."""
         view = {
             "status": self.status,
-            "open": sorted((t.id, t.bpmn_id) for t in self.open_tasks()),
+            "open": sorted(
+                (t.id, t.bpmn_id) for t in (self.open_tasks() if open_tasks is None else open_tasks)
+            ),
             "data": self.data(),
             "due": iso_utc(d) if (d := self.next_due_at()) else None,
             "done": self.completed_count(),
