@@ -19,6 +19,8 @@ from workflows.infra.clock import CST
 
 _NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("shouhu_now", default=None)
 _IDS: contextvars.ContextVar[_IdSource | None] = contextvars.ContextVar("shouhu_ids", default=None)
+# the same instant as a POSIX timestamp, worked out once per action (SpiffWorkflow stamps every task with it)
+_NOW_TS: contextvars.ContextVar[float | None] = contextvars.ContextVar("shouhu_now_ts", default=None)
 _real_datetime = datetime
 
 
@@ -34,13 +36,14 @@ class _ClockedDatetime(_real_datetime):
 
 
 def _clock_time() -> float:
-    instant = _NOW.get()
-    return instant.timestamp() if instant is not None else _real_datetime.now(UTC).timestamp()
+    stamp = _NOW_TS.get()
+    return stamp if stamp is not None else _real_datetime.now(UTC).timestamp()
 
 
 # uuid.uuid5's version and variant bits, set on the sha1 of the namespace and the name
 _V5_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
 _V5_SET = (0x8000 << 48) | (5 << 76)
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
 
 
 class _IdSource:
@@ -59,7 +62,7 @@ class _IdSource:
         value = (int.from_bytes(digest.digest()[:16]) & _V5_CLEAR) | _V5_SET
         task_id = object.__new__(uuid.UUID)
         object.__setattr__(task_id, "int", value)
-        object.__setattr__(task_id, "is_safe", uuid.SafeUUID.unknown)
+        object.__setattr__(task_id, "is_safe", _UNKNOWN_SAFETY)
         return task_id
 
 
@@ -77,9 +80,10 @@ _spiff_task_module.uuid4 = _task_uuid
 
 @contextmanager
 def _acting(now: datetime, ids: _IdSource) -> Iterator[None]:
-    t1, t2 = _NOW.set(now), _IDS.set(ids)
+    t1, t2, t3 = _NOW.set(now), _IDS.set(ids), _NOW_TS.set(now.timestamp())
     try:
         yield
     finally:
         _NOW.reset(t1)
         _IDS.reset(t2)
+        _NOW_TS.reset(t3)

@@ -258,17 +258,16 @@ class CaseRun:
                     ) from None
             task.internal_data["shouhu_due"] = iso_utc(due) if due else None
 
-    def _timer_tasks(self, state: int) -> list[Any]:
-        """Catching events (and event-based gateways) in ``state`` that wait on a timer."""
+    def _timer_tasks(self, state: int, among: list[Any] | None = None) -> list[Any]:
+        """Catching events (and event-based gateways) in ``state`` that wait on a timer (``among``: the
+        tasks of a walk with the same traversal, to pick them from)."""
         return [
             t
-            for t in self.workflow.get_tasks(state=state)
-            if isinstance(t.task_spec, CatchingEvent)
+            for t in (self.workflow.get_tasks(state=state) if among is None else among)
+            if t._state & state
+            and isinstance(t.task_spec, CatchingEvent)
             and _has_timer(getattr(t.task_spec, "event_definition", None))
         ]
-
-    def _waiting_timers(self) -> list[Any]:
-        return self._timer_tasks(TaskState.WAITING)
 
     # views
     @property
@@ -291,10 +290,10 @@ class CaseRun:
             )
         return result
 
-    def next_due_at(self) -> datetime | None:
+    def next_due_at(self, live: list[Any] | None = None) -> datetime | None:
         """The earliest instant at which a waiting timer of this case falls due."""
         instants = []
-        for task in self._waiting_timers():
+        for task in self._timer_tasks(TaskState.WAITING, live):
             value = task.internal_data.get("event_value")
             if isinstance(value, dict):
                 value = value.get("next") if value.get("cycles") != 0 else None
@@ -302,12 +301,13 @@ class CaseRun:
                 instants.append(parse_iso(value))
         return min(instants) if instants else None
 
-    def data(self) -> dict[str, Any]:
+    def data(self, live: list[Any] | None = None) -> dict[str, Any]:
         """The case's current data: the live tasks' data merged oldest first, or the finished process's."""
         if self.workflow.completed:
             end = self.workflow.last_task
             return dict(end.data) if end is not None else dict(self.workflow.data)
-        live = self.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        if live is None:
+            live = self.workflow.get_tasks(state=_LIVE)
         merged: dict[str, Any] = {}
         # a task opened long ago (an escalation) holds an old copy: newer tasks' values must win
         for _, _, task in sorted((t.last_state_change, i, t) for i, t in enumerate(live)):
@@ -342,17 +342,31 @@ class CaseRun:
     def digest(self, open_tasks: list[OpenTask] | None = None) -> str:
         """A short fingerprint of the observable state, logged with every event (``open_tasks``: this
         run's ``open_tasks()`` when the caller has just listed them)."""
+        # one walk for the open tasks, the data and the timers (each of the three walks it stands for has
+        # the same traversal; their tasks are picked from it in its order)
+        live = self.workflow.get_tasks(state=_LIVE)
+        if open_tasks is None:
+            ready = TaskState.READY
+            opened = sorted(
+                (str(t.id), t.task_spec.bpmn_id)
+                for t in live
+                if t._state & ready and t.task_spec.manual == True  # noqa: E712 - the filter's own test
+            )
+        else:
+            opened = sorted((t.id, t.bpmn_id) for t in open_tasks)
         view = {
             "status": self.status,
-            "open": sorted(
-                (t.id, t.bpmn_id) for t in (self.open_tasks() if open_tasks is None else open_tasks)
-            ),
-            "data": self.data(),
-            "due": iso_utc(d) if (d := self.next_due_at()) else None,
+            "open": opened,
+            "data": self.data(live),
+            "due": iso_utc(d) if (d := self.next_due_at(live)) else None,
             "done": self.completed_count(),
         }
-        text = json.dumps(view, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return hashlib.sha256(_DIGEST_JSON(view).encode("utf-8")).hexdigest()
+
+
+_LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+# json.dumps(view, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str), built once
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 def _copy(value: Any) -> Any:

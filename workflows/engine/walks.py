@@ -4,7 +4,7 @@ The engine walks the whole tree many times per action (every ``get_tasks``, and 
 completes, to update the waiting ones): about a third of an action's time went to the iterator's own
 bookkeeping — a property call per child and per parent, a method call per filter test, a UUID hashed for
 each. These are SpiffWorkflow's ``TaskIterator._next``, ``BpmnTaskIterator._next``, ``TaskFilter.matches``,
-``BpmnTaskFilter.matches`` and ``Task.children`` written out with those calls inlined: the same tasks in the
+``BpmnTaskFilter.matches``, ``TaskIterator.__next__`` and ``Task.children`` written out with those calls inlined: the same tasks in the
 same order, the same depth counting, the same state left in the iterator (tests/engine/test_walks.py holds
 them against the originals on real trees, with every option).
 """
@@ -27,6 +27,7 @@ ORIGINALS: dict[str, Any] = {
     "TaskIterator._next": TaskIterator._next,
     "BpmnTaskIterator._next": BpmnTaskIterator._next,
     "Task.children": Task.children,
+    "TaskIterator.__next__": TaskIterator.__next__,
 }
 
 
@@ -73,6 +74,7 @@ def _leaf_depth(self: Any, task: Any) -> None:
 
 
 def _next(self: Any) -> Any:
+    """``TaskIterator._next``: the next task; its children queued unless the walk stops there."""
     task_list = self.task_list
     if not task_list:
         raise StopIteration()
@@ -97,11 +99,16 @@ def _next(self: Any) -> Any:
 
 
 def _bpmn_next(self: Any) -> Any:
+    """``BpmnTaskIterator._next``: the same, and a subprocess's tree (under the task that runs it) first."""
     task_list = self.task_list
     if not task_list:
         raise StopIteration()
     task = task_list.pop(0)
-    subprocess = task.workflow.top_workflow.subprocesses.get(task.id)
+    # every task of one walk belongs to the same top workflow: looked up once
+    top = self.__dict__.get("_top")
+    if top is None:
+        top = self._top = task.workflow.top_workflow
+    subprocess = top.subprocesses.get(task.id)
     state = task._state
     if (
         (task._children or subprocess is not None)
@@ -131,12 +138,34 @@ def _bpmn_next(self: Any) -> Any:
     return task
 
 
+def _iterate(self: Any) -> Any:
+    """``TaskIterator.__next__``: the next task that matches the filter (SpiffWorkflow's filters tested
+    inline)."""
+    task_filter = self.task_filter
+    matches = _FILTERS.get(type(task_filter))
+    step = _STEPS.get(type(self))
+    if matches is None or step is None:  # a filter or an iterator of its own: its own methods
+        task = self._next()
+        while not task_filter.matches(task):
+            task = self._next()
+        return task
+    task = step(self)
+    while not matches(task_filter, task):
+        task = step(self)
+    return task
+
+
+_FILTERS = {TaskFilter: _matches, BpmnTaskFilter: _bpmn_matches}
+_STEPS = {TaskIterator: _next, BpmnTaskIterator: _bpmn_next}
+
+
 def install() -> None:
     Task.children = property(_children, ORIGINALS["Task.children"].fset)
     TaskFilter.matches = _matches
     BpmnTaskFilter.matches = _bpmn_matches
     TaskIterator._next = _next
     BpmnTaskIterator._next = _bpmn_next
+    TaskIterator.__next__ = _iterate
 
 
 def uninstall() -> None:
@@ -146,6 +175,7 @@ def uninstall() -> None:
     BpmnTaskFilter.matches = ORIGINALS["BpmnTaskFilter.matches"]
     TaskIterator._next = ORIGINALS["TaskIterator._next"]
     BpmnTaskIterator._next = ORIGINALS["BpmnTaskIterator._next"]
+    TaskIterator.__next__ = ORIGINALS["TaskIterator.__next__"]
 
 
 install()
