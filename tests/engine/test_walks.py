@@ -112,6 +112,33 @@ def test_every_walk_gives_the_same_tasks_in_the_same_order(monkeypatch: pytest.M
     assert compared > 1000
 
 
+def test_get_tasks_answers_as_the_walk_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quick answer from the few tasks in a state (and the walk it falls back to) against the walk."""
+    compared = 0
+    for workflow in trees(monkeypatch):
+        for sub in [workflow, *workflow.subprocesses.values()]:
+            all_tasks = sub.get_tasks()
+            names = sorted({t.task_spec.name for t in all_tasks})
+            for state in STATES:
+                for extra in (
+                    {},
+                    {"manual": True},
+                    {"manual": False},
+                    *({"spec_name": n} for n in names[:4]),
+                ):
+                    kwargs = {"state": state, **extra}
+                    fast = [str(t.id) for t in sub.get_tasks(**kwargs)]
+                    with originals():
+                        slow = [str(t.id) for t in sub.get_tasks(**kwargs)]
+                    assert fast == slow, kwargs
+                    compared += 1
+            for name in names:
+                fast = [str(t.id) for t in sub.get_tasks(spec_name=name)]
+                with originals():
+                    assert fast == [str(t.id) for t in sub.get_tasks(spec_name=name)]
+    assert compared > 500
+
+
 def test_task_children_and_filters_match_the_originals(monkeypatch: pytest.MonkeyPatch) -> None:
     for workflow in trees(None):
         for task in workflow.get_tasks():

@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent  # 
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator  # type: ignore[import-untyped]
 from SpiffWorkflow.task import Task  # type: ignore[import-untyped]
 from SpiffWorkflow.util.task import TaskFilter, TaskIterator, TaskState  # type: ignore[import-untyped]
+from SpiffWorkflow.workflow import Workflow  # type: ignore[import-untyped]
 
 FINISHED_MASK = TaskState.FINISHED_MASK
 
@@ -28,7 +29,10 @@ ORIGINALS: dict[str, Any] = {
     "BpmnTaskIterator._next": BpmnTaskIterator._next,
     "Task.children": Task.children,
     "TaskIterator.__next__": TaskIterator.__next__,
+    "Workflow.get_tasks": Workflow.get_tasks,
+    "Workflow.update_waiting_tasks": Workflow.update_waiting_tasks,
 }
+_MAX_DEPTH = 1000  # TaskIterator's default max_depth
 
 
 def _children(self: Any) -> list[Any]:
@@ -155,6 +159,109 @@ def _iterate(self: Any) -> Any:
     return task
 
 
+# get_tasks' arguments the quick answer below handles (the filter's); any other goes the walk's way
+_FILTER_KEYS = frozenset(
+    {"state", "updated_ts", "manual", "spec_name", "spec_class", "catches_event", "lane"}
+)
+_FEW = 6  # more tasks that may match than this: the walk is as quick
+
+
+def _quick_tasks(workflow: Any, kwargs: dict[str, Any]) -> list[Any] | None:
+    """What ``BpmnTaskIterator`` walking from ``workflow``'s root would give, worked out from the few tasks
+    in the state asked for instead of the whole tree; None when the walk must decide.
+
+    A walk (depth first, from the root) visits a task when every task above it was expanded: a task is
+    expanded when its state is at least the walk's lowest state, or it runs a subprocess (whose root comes
+    before its children); the depth limit cannot be reached when there are fewer tasks than it. The walk's
+    order is then the order of the tasks' paths from the root (the position among the parent's children at
+    each level, a subprocess's root first)."""
+    top = getattr(workflow, "top_workflow", None)
+    if top is None or not kwargs.keys() <= _FILTER_KEYS:
+        return None
+    state = kwargs.get("state", TaskState.ANY_MASK)
+    subprocesses = top.subprocesses
+    if workflow is not top and subprocesses.get(getattr(workflow, "parent_task_id", None)) is not workflow:
+        return None  # a subprocess no longer registered: only the walk knows its tree
+    scope = [top.tasks, *(sub.tasks for sub in subprocesses.values())]  # every task once
+    if sum(map(len, scope)) >= _MAX_DEPTH:
+        return None
+    manual, name = kwargs.get("manual"), kwargs.get("spec_name")
+    found = [
+        task
+        for tasks in scope
+        for task in tasks.values()
+        if task._state & state
+        and (manual is None or task.task_spec.manual == manual)
+        and (name is None or task.task_spec.name == name)
+    ]
+    if len(found) > _FEW:
+        return None
+    if state & TaskState.PREDICTED_MASK:
+        lowest = TaskState.MAYBE
+    elif state & TaskState.DEFINITE_MASK:
+        lowest = TaskState.FUTURE
+    else:
+        lowest = TaskState.COMPLETED
+    root, reached = workflow.task_tree, []
+    for task in found:
+        path = _path_from(task, root, top, subprocesses, lowest)
+        if path is not None:
+            reached.append((path, task))
+    task_filter = BpmnTaskFilter(**kwargs)
+    return [task for _, task in sorted(reached, key=lambda pair: pair[0]) if _bpmn_matches(task_filter, task)]
+
+
+def _path_from(task: Any, root: Any, top: Any, subprocesses: dict[Any, Any], lowest: int) -> list[int] | None:
+    """The task's position as a path from ``root`` (-1: into a subprocess), None if a walk from there never
+    reaches it."""
+    path: list[int] = []
+    node = task
+    while node is not root:
+        flow = node.workflow
+        if node._parent is None:  # the root of a subprocess: reached from the task that runs it
+            owner_id = getattr(flow, "parent_task_id", None)
+            if owner_id is None or subprocesses.get(owner_id) is not flow:
+                return None  # another workflow's root: not below this walk's start
+            owner = top.tasks.get(owner_id)
+            if owner is None:
+                owner = next((s.tasks[owner_id] for s in subprocesses.values() if owner_id in s.tasks), None)
+                if owner is None:
+                    return None
+            path.append(-1)
+            node = owner
+            continue
+        parent = flow.tasks.get(node._parent)
+        if parent is None or not (parent._state >= lowest or parent.id in subprocesses):
+            return None
+        siblings = parent._children
+        if siblings.count(node.id) != 1:
+            return None
+        path.append(siblings.index(node.id))
+        node = parent
+    path.reverse()
+    return path
+
+
+def _get_tasks(self: Any, first_task: Any = None, **kwargs: Any) -> list[Any]:
+    """``Workflow.get_tasks``: from the root, with only the filter's arguments, answered from the tasks in the
+    state asked for when they are few (the engine asks for ready tasks many times per action)."""
+    if first_task is None:
+        quick = _quick_tasks(self, kwargs)
+        if quick is not None:
+            return quick
+    return ORIGINALS["Workflow.get_tasks"](self, first_task, **kwargs)  # type: ignore[no-any-return]
+
+
+def _update_waiting_tasks(self: Any) -> None:
+    """``Workflow.update_waiting_tasks`` (after every task the engine completes): nothing to update when no
+    task of this workflow waits."""
+    waiting = TaskState.WAITING
+    for task in self.tasks.values():
+        if task._state & waiting:
+            ORIGINALS["Workflow.update_waiting_tasks"](self)
+            return
+
+
 _FILTERS = {TaskFilter: _matches, BpmnTaskFilter: _bpmn_matches}
 _STEPS = {TaskIterator: _next, BpmnTaskIterator: _bpmn_next}
 
@@ -166,6 +273,8 @@ def install() -> None:
     TaskIterator._next = _next
     BpmnTaskIterator._next = _bpmn_next
     TaskIterator.__next__ = _iterate
+    Workflow.get_tasks = _get_tasks
+    Workflow.update_waiting_tasks = _update_waiting_tasks
 
 
 def uninstall() -> None:
@@ -176,6 +285,8 @@ def uninstall() -> None:
     TaskIterator._next = ORIGINALS["TaskIterator._next"]
     BpmnTaskIterator._next = ORIGINALS["BpmnTaskIterator._next"]
     TaskIterator.__next__ = ORIGINALS["TaskIterator.__next__"]
+    Workflow.get_tasks = ORIGINALS["Workflow.get_tasks"]
+    Workflow.update_waiting_tasks = ORIGINALS["Workflow.update_waiting_tasks"]
 
 
 install()
