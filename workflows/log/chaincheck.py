@@ -33,7 +33,7 @@ class ChainProblem:
 
 
 # One row: (seq, type, actor, instant, payload, prev_hash, hash); the instant as SQLite stores it
-# ("YYYY-MM-DD HH:MM:SS.ffffff"), the payload as its stored JSON text.
+# ("YYYY-MM-DD HH:MM:SS.ffffff"), the payload as its stored JSON (text or UTF-8 bytes).
 Row = Sequence[Any]
 
 
@@ -44,9 +44,10 @@ def check_case_chain(session: Session, case: Case) -> tuple[ChainProblem | None,
 
 
 # The columns the hash covers, as the driver's own SQL. PostgreSQL writes the instant the way SQLite stores it
-# (the json column gives back the very text it was given, as SQLite's text column does).
+# (the json column gives back the very text it was given, as SQLite's text column does); SQLite gives the
+# payload's bytes (no text object made of them: orjson reads bytes).
 _RAW_CHAIN_SQL = {
-    "sqlite": "SELECT seq, type, actor, occurred_at, CAST(payload AS TEXT), prev_hash, hash"
+    "sqlite": "SELECT seq, type, actor, occurred_at, CAST(payload AS BLOB), prev_hash, hash"
     " FROM case_events WHERE case_id = ? ORDER BY seq",
     "postgresql": "SELECT seq, type, actor, to_char(occurred_at, 'YYYY-MM-DD HH24:MI:SS.US'),"
     " CAST(payload AS TEXT), prev_hash, hash FROM case_events WHERE case_id = %s ORDER BY seq",
