@@ -6,10 +6,11 @@ Four things are bent to our needs here and nowhere else:
 - task ids are derived from the case id and a per-case counter, so a replay from the log
   recreates the very same task ids and can be compared with the stored case one to one (``clocking``);
 - SpiffWorkflow's log records are built only when its loggers are on (``quiet``), and its walks over the
-  task tree run with their per-task calls inlined (``walks``): the same results, less overhead.
+  task tree run with their per-task calls inlined, or answered from the few tasks that can match
+  (``walks``): the same results, less work.
 
-Owns: parsing (``specs``), running one case (``runs``), expressions (``scripting``), time and ids (``clocking``),
-schema checks and instance migration (``migrate``). May import: ``infra``, ``sandbox``, ``forms``.
+Owns: parsing (``specs``), running one case (``runs``, its digest in ``fingerprint``), expressions
+(``scripting``), time and ids (``clocking``), schema checks and instance migration (``migrate``). May import: ``infra``, ``sandbox``, ``forms``.
 """
 
 from workflows.engine import quiet, walks  # noqa: F401 - they install themselves

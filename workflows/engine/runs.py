@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import orjson
@@ -31,6 +29,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import (  # type: ignore[import
 from SpiffWorkflow.util.task import TaskState  # type: ignore[import-untyped]
 
 from workflows.engine.clocking import _NOW, _acting, _IdSource, _real_datetime
+from workflows.engine.fingerprint import fingerprint
 from workflows.engine.pruning import Pruned, prune
 from workflows.engine.scripting import SANDBOX, SCRIPT_ENGINE
 from workflows.engine.specs import _PARSED, _SERIALIZER, ParsedProcess
@@ -260,8 +259,7 @@ class CaseRun:
             task.internal_data["shouhu_due"] = iso_utc(due) if due else None
 
     def _timer_tasks(self, state: int, among: list[Any] | None = None) -> list[Any]:
-        """Catching events (and event-based gateways) in ``state`` that wait on a timer (``among``: the
-        tasks of a walk with the same traversal, to pick them from)."""
+        """Catching events (and event-based gateways) in ``state`` waiting on a timer (among ``among``)."""
         return [
             t
             for t in (self.workflow.get_tasks(state=state) if among is None else among)
@@ -341,10 +339,9 @@ class CaseRun:
         return list(done), list(open_)
 
     def digest(self, open_tasks: list[OpenTask] | None = None) -> str:
-        """A short fingerprint of the observable state, logged with every event (``open_tasks``: this
-        run's ``open_tasks()`` when the caller has just listed them)."""
-        # one walk for the open tasks, the data and the timers (each of the three walks it stands for has
-        # the same traversal; their tasks are picked from it in its order)
+        """A short fingerprint of the observable state, logged with every event (``open_tasks``: this run's
+        ``open_tasks()`` if just listed). One walk gives the open tasks, the data and the timers: the three
+        walks it stands for have its traversal, their tasks are picked from it in its order."""
         live = self.workflow.get_tasks(state=_LIVE)
         if open_tasks is None:
             ready = TaskState.READY
@@ -362,17 +359,10 @@ class CaseRun:
             "due": iso_utc(d) if (d := self.next_due_at(live)) else None,
             "done": self.completed_count(),
         }
-        return hashlib.sha256(_digest_json(view).encode("utf-8")).hexdigest()
+        return fingerprint(view)
 
 
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-# json.dumps(view, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str): the C encoder it
-# builds on every call, built once (no check for circular references: the view is plain data)
-_DIGEST_C = c_make_encoder(None, str, encode_basestring, None, ":", ",", True, False, True)
-
-
-def _digest_json(view: dict[str, Any]) -> str:
-    return "".join(_DIGEST_C(view, 0))
 
 
 def _copy(value: Any) -> Any:
