@@ -10,7 +10,8 @@ Four things are bent to our needs here and nowhere else:
   (``walks``): the same results, less work.
 
 Owns: parsing (``specs``), running one case (``runs``, its digest in ``fingerprint``), expressions
-(``scripting``), time and ids (``clocking``), schema checks and instance migration (``migrate``). May import: ``infra``, ``sandbox``, ``forms``.
+(``scripting``), time and ids (``clocking``), schema checks and instance migration (``migrate``).
+May import: ``infra``, ``sandbox``, ``forms``.
 """
 
 from workflows.engine import quiet, walks  # noqa: F401 - they install themselves
