@@ -134,13 +134,8 @@ def _all_pass(case: Case, rows: Sequence[Row]) -> bool:
         return False
     if case.last_event_seq != count or case.last_event_hash != hashes[-1]:
         return False
-    at_texts: list[Any] = [
-        f"{at[:10]}T{at[11:]}Z"
-        if type(at) is str and len(at) == 26 and at[10] == " " and at[19] == "."
-        else _instant_text(at)
-        for at in stored_at
-    ]
-    if None in at_texts or at_texts != sorted(at_texts):  # fixed-width UTC text: ordered as the instants
+    middles = _middles(stored_at, count)
+    if middles is None:
         return False
     kinds = set(types)
     if not kinds.issubset(EVENT_KEYS):
@@ -156,7 +151,6 @@ def _all_pass(case: Case, rows: Sequence[Row]) -> bool:
     prefixes = {a: hashlib.sha256(f'{{"actor":{encode_basestring(a)}{head}'.encode()) for a in set(actors)}
     tails = {etype: f',"type":{encode_basestring(etype)}}}' for etype in kinds}
     canonical = map(orjson.dumps, values, repeat(None, count), repeat(_SORTED, count))
-    middles = [f'{at}","payload":'.encode() for at in at_texts]
     # prev equals the previous (checked) hash and seq is the plain integer of its place: no escaping
     ends = [
         f',"prev_hash":"{p}","seq":{n}{tails[t]}'.encode()
@@ -172,6 +166,25 @@ def _all_pass(case: Case, rows: Sequence[Row]) -> bool:
         if digest.hexdigest() != stored:
             return False
     return True
+
+
+def _middles(stored_at: Sequence[Any], count: int) -> list[bytes] | None:
+    """Each event's body from its instant to its payload ('…T…Z","payload":'); None when the instants go
+    backwards or one is not an instant. The stored texts are checked all at once: when every one has the
+    stored form ("YYYY-MM-DD HH:MM:SS.ffffff"), they are ordered as their hashed forms are."""
+    if (
+        set(map(type, stored_at)) == {str}
+        and set(map(len, stored_at)) == {26}
+        and (joined := "".join(stored_at))[10::26] == " " * count
+        and joined[19::26] == "." * count
+    ):
+        if list(stored_at) != sorted(stored_at):
+            return None
+        return [f'{at[:10]}T{at[11:]}Z","payload":'.encode() for at in stored_at]
+    texts: list[Any] = [_instant_text(at) for at in stored_at]
+    if None in texts or texts != sorted(texts):  # fixed-width UTC text: ordered as the instants are
+        return None
+    return [f'{at}","payload":'.encode() for at in texts]
 
 
 def _exact_payload(stored: Any) -> tuple[bytes | None, Any]:
