@@ -319,13 +319,49 @@ def test_claim_skips_rows_locked_by_another_drainer(pg: Engine) -> None:
         second.commit()
 
 
-def test_a_claim_that_loses_the_case_version_race_retries_on_the_new_head(pg: Engine) -> None:
-    """A claim logs its event without rewriting the workflow, by compare-and-set on the case's version: when
-    another transaction moves the case between the claim's read of the log head and its update, the claim
-    re-reads the head and links its event after the other one (one event each, the chain intact)."""
-    from sqlalchemy import event, update
+def _meddler(pg: Engine, case_id: str, task_id: str, prefix: str, at: datetime, raced: list[int]):  # type: ignore[no-untyped-def]
+    """Before the first statement starting with ``prefix``, another transaction logs an event on the case at
+    ``at`` (later than the action's own reading of the clock) and commits."""
+    from sqlalchemy import update
 
     from workflows.log.events import NewEvent, chain
+
+    def meddle(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if raced or not statement.startswith(prefix):
+            return
+        raced.append(1)
+        with pg.connect() as other:
+            head = other.execute(
+                select(Case.last_event_seq, Case.last_event_hash, Case.version).where(Case.id == case_id)
+            ).one()
+            [row] = chain(
+                case_id,
+                last_seq=head[0],
+                last_hash=head[1],
+                now=at,
+                items=[NewEvent("task_unclaimed", "system", {"task_id": task_id, "bpmn_id": "intake"})],
+            )
+            other.execute(
+                update(Case)
+                .where(Case.id == case_id)
+                .values(version=head[2] + 1, last_event_seq=row.seq, last_event_hash=row.hash, updated_at=at)
+            )
+            columns = ("case_id", "seq", "type", "actor", "occurred_at", "payload", "prev_hash", "hash")
+            other.execute(CaseEvent.__table__.insert(), {k: getattr(row, k) for k in columns})
+            other.commit()
+
+    return meddle
+
+
+@pytest.mark.parametrize("action", ["claim", "complete"])
+def test_an_action_that_loses_the_case_version_race_follows_the_winner_in_time(
+    pg: Engine, action: str
+) -> None:
+    """A claim (logged without the workflow) and a completion (the workflow rewritten) each read the clock
+    before their transaction. When another action on the case commits, at a later instant, between that
+    reading and their compare-and-set, they re-read the case and are logged after it, not earlier: the log's
+    time never goes backwards and the case verifies (it failed verify before: 时间不能倒退)."""
+    from sqlalchemy import event
 
     people(pg)
     case_id = red_cases(pg, 1, advance=False)[0]
@@ -335,63 +371,39 @@ def test_a_claim_that_loses_the_case_version_race_retries_on_the_new_head(pg: En
         task = session.scalar(select(HumanTask).where(HumanTask.case_id == case_id))
         assert task is not None
         task_id = task.id
+    later = START + timedelta(seconds=3)
     raced: list[int] = []
-
-    def meddle(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        if raced or not statement.startswith("UPDATE cases SET version"):
-            return
-        raced.append(1)
-        with pg.connect() as other:  # another transaction logs a correction-free event and commits first
-            head = other.execute(
-                select(Case.last_event_seq, Case.last_event_hash, Case.version).where(Case.id == case_id)
-            ).one()
-
-            [row] = chain(
-                case_id,
-                last_seq=head[0],
-                last_hash=head[1],
-                now=START,
-                items=[NewEvent("task_unclaimed", "system", {"task_id": task_id, "bpmn_id": "intake"})],
-            )
-            other.execute(
-                update(Case)
-                .where(Case.id == case_id)
-                .values(version=head[2] + 1, last_event_seq=row.seq, last_event_hash=row.hash)
-            )
-            other.execute(
-                CaseEvent.__table__.insert(),
-                {
-                    k: getattr(row, k)
-                    for k in (
-                        "case_id",
-                        "seq",
-                        "type",
-                        "actor",
-                        "occurred_at",
-                        "payload",
-                        "prev_hash",
-                        "hash",
-                    )
-                },
-            )
-            other.commit()
-
+    prefix = "UPDATE cases SET version" if action == "claim" else "UPDATE cases SET status"
+    meddle = _meddler(pg, case_id, task_id, prefix, later, raced)
     event.listen(pg, "before_cursor_execute", meddle)
     try:
         with sessions() as session:
-            human_tasks.claim(session=session, clock=FixedClock(START), actor=director, task_id=task_id)
+            clock = FixedClock(START)
+            if action == "claim":
+                human_tasks.claim(session=session, clock=clock, actor=director, task_id=task_id)
+            else:
+                done = human_tasks.complete(
+                    session=session, clock=clock, actor=director, task_id=task_id, data={"score": 60}
+                )
+                assert done["completed_at"].startswith("2026-03-02T01:00:03")
             session.commit()
     finally:
         event.remove(pg, "before_cursor_execute", meddle)
     assert raced == [1]
     with Session(pg) as session:
-        kinds = list(
-            session.scalars(
-                select(CaseEvent.type).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
-            )
-        )
-        assert kinds == ["case_started", "task_unclaimed", "task_claimed"]
-        case = session.get(Case, case_id)
-        assert case is not None and case.version == 3 and case.last_event_seq == 3
-        assert session.get(HumanTask, task_id).assignee == "gz_director"  # type: ignore[union-attr]
+        rows = session.execute(
+            select(CaseEvent.type, CaseEvent.occurred_at)
+            .where(CaseEvent.case_id == case_id)
+            .order_by(CaseEvent.seq)
+        ).all()
+        kinds = [kind for kind, _ in rows]
+        expected = "task_claimed" if action == "claim" else "task_completed"
+        assert kinds[:3] == ["case_started", "task_unclaimed", expected]
+        assert rows[2][1] == later  # logged at the winner's instant, not at its own earlier reading
+        row = session.get(HumanTask, task_id)
+        assert row is not None
+        if action == "claim":
+            assert row.assignee == "gz_director" and row.claimed_at == later
+        else:
+            assert row.status == "completed" and row.completed_at == later
         all_verify(session)

@@ -39,9 +39,19 @@ class Outcome:
     events: list[NewEvent] = field(default_factory=list)
     new_tasks: list[HumanTask] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
+    now: datetime | None = None  # the instant the action was logged at (see ``not_before``)
 
 
-Step = Callable[[Case, CaseRun], list[NewEvent]]
+# A step runs the action on the restored case at the instant it is logged at (its third argument).
+Step = Callable[[Case, CaseRun, datetime], list[NewEvent]]
+
+
+def not_before(now: datetime, last: datetime | None) -> datetime:
+    """The instant an action is logged at: the caller's reading of the clock, or the case's last update if
+    that is later. A caller reads the clock before its transaction; when another action on the case commits
+    in between (a lost compare-and-set on PostgreSQL, or two servers' clocks), the retried action follows it
+    in the log and must not be logged earlier: the log's time never goes backwards."""
+    return last if last is not None and last > now else now
 
 
 class _Stale(Exception):
@@ -84,32 +94,36 @@ def act(
     fire_due: bool = True,
     allow_closed: bool = False,
 ) -> Outcome:
-    """Run ``step`` on the case, first firing its due timers; retry on a stale version."""
+    """Run ``step`` on the case, first firing its due timers; retry on a stale version. Completed tasks in
+    ``task_updates`` get ``completed_at`` = the instant the action is logged at."""
     for attempt in range(MAX_ATTEMPTS):
         case = load_case(session, case_id, fresh=attempt > 0)
         if check is not None:
             check(case)
         if case.status != "running" and not allow_closed:
             raise Conflict("该案件已结束，不能再办理", code="case_closed")
+        at = not_before(now, case.updated_at)
         run = CaseRun.restore(process_of(session, case), case.state, case_id=case.id)
         before = {t.id: t for t in run.open_tasks()}
         items: list[NewEvent] = []
-        if fire_due and case.status == "running" and case.next_due_at is not None and case.next_due_at < now:
-            fired = run.fire_timers(now=now)
+        if fire_due and case.status == "running" and case.next_due_at is not None and case.next_due_at < at:
+            fired = run.fire_timers(now=at)
             if fired.fired_timers:  # a sweep that lost the race, or a deadline not yet reached, logs nothing
                 items.append(
                     NewEvent("timer_fired", "system", {"fired": fired.fired_timers, "digest": run.digest()})
                 )
-        items.extend(step(case, run))
+        items.extend(step(case, run, at))
         planned, sent = messages.plan(run)
         items.extend(sent)
         if not items:  # nothing happened (e.g. another sweep fired these timers first): write nothing
-            return Outcome(case=case, run=run)
+            return Outcome(case=case, run=run, now=at)
+        updates = {tid: {**upd, "completed_at": at} for tid, upd in (task_updates or {}).items()}
         try:
-            outcome = _write(session, case, run, before, items, now=now, task_updates=task_updates or {})
+            outcome = _write(session, case, run, before, items, now=at, task_updates=updates)
         except _Stale:
             continue
-        messages.dispatch(session, now, case, planned)
+        messages.dispatch(session, at, case, planned)
+        outcome.now = at
         return outcome
     raise Conflict("案件正被他人同时办理，请刷新后重试", code="case_busy")
 
@@ -180,9 +194,9 @@ _INSERT_TASK = insert(_TASKS)
 _INSERT_NOTICE = insert(cast(Table, OutboxMessage.__table__))
 _EVENT_COLUMNS = ("case_id", "seq", "type", "actor", "occurred_at", "payload", "prev_hash", "hash")
 _TASK_COLUMNS = tuple(c.key for c in _TASKS.columns)
-_HEAD = select(_CASES.c.version, _CASES.c.status, _CASES.c.last_event_seq, _CASES.c.last_event_hash).where(
-    _CASES.c.id == bindparam("case_id")
-)
+_HEAD = select(
+    _CASES.c.version, _CASES.c.status, _CASES.c.last_event_seq, _CASES.c.last_event_hash, _CASES.c.updated_at
+).where(_CASES.c.id == bindparam("case_id"))
 _BUMP = (
     update(_CASES)
     .where(_CASES.c.id == bindparam("case_id"), _CASES.c.version == bindparam("old_version"))
@@ -258,10 +272,11 @@ def record(
     now: datetime,
     items: list[NewEvent],
     check: Callable[[], None] | None = None,
-) -> None:
+) -> datetime:
     """Log events that change no workflow state (claims, hand-overs) on a running case: the case's version,
     log head and update time move by compare-and-set in the same transaction, its workflow is neither read
-    nor rewritten. ``check`` runs again after a lost race."""
+    nor rewritten. ``check`` runs again after a lost race. Returns the instant the events were logged at
+    (``not_before``)."""
     for attempt in range(MAX_ATTEMPTS):
         if attempt and check is not None:
             check()
@@ -270,12 +285,13 @@ def record(
             raise NotFound("找不到该案件", code="case_not_found")
         if head.status != "running":
             raise Conflict("该案件已结束，不能再办理", code="case_closed")
+        at = not_before(now, head.updated_at)
         events = chain(
-            case_id, last_seq=head.last_event_seq, last_hash=head.last_event_hash, now=now, items=items
+            case_id, last_seq=head.last_event_seq, last_hash=head.last_event_hash, now=at, items=items
         )
         values = {
             "version": head.version + 1,
-            "updated_at": now,
+            "updated_at": at,
             "last_event_seq": events[-1].seq,
             "last_event_hash": events[-1].hash,
         }
@@ -285,7 +301,7 @@ def record(
                 "case_id": case_id,
                 "old_version": head.version,
                 "new_version": values["version"],
-                "now": now,
+                "now": at,
                 "seq": values["last_event_seq"],
                 "head": values["last_event_hash"],
             },
@@ -297,7 +313,7 @@ def record(
         if loaded is not None:
             for key, value in values.items():
                 set_committed_value(loaded, key, value)
-        return
+        return at
     raise Conflict("案件正被他人同时办理，请刷新后重试", code="case_busy")
 
 

@@ -33,8 +33,8 @@ def release_tasks(
             NewEvent("task_handed_over", "system", {"task_id": task.id, "from": username, "to": successor}),
             NewEvent(etype, holder, {"task_id": task.id, "bpmn_id": task.bpmn_id}),
         ]
-        record(session, case_id=task.case_id, now=now, items=events)
-        task.assignee, task.claimed_at = successor, (now if successor else None)
+        at = record(session, case_id=task.case_id, now=now, items=events)
+        task.assignee, task.claimed_at = successor, (at if successor else None)
     session.flush()
     return [t.id for t in tasks]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -213,8 +214,8 @@ def _set_claim(*, session: Session, clock: Clock, actor: Actor, task_id: str, cl
 
     etype = "task_claimed" if claim else "task_unclaimed"
     event = NewEvent(etype, actor.username, {"task_id": task.id, "bpmn_id": task.bpmn_id})
-    record(session, case_id=task.case_id, now=now, items=[event], check=check)
-    values = {"assignee": actor.username if claim else None, "claimed_at": now if claim else None}
+    at = record(session, case_id=task.case_id, now=now, items=[event], check=check)
+    values = {"assignee": actor.username if claim else None, "claimed_at": at if claim else None}
     update_tasks(session, [task.id], values)
     return task
 
@@ -303,10 +304,10 @@ def _complete(
             session.refresh(task)
             _require_workable(actor, task)
 
-    def step(case: Case, run: CaseRun) -> list[NewEvent]:
+    def step(case: Case, run: CaseRun, at: datetime) -> list[NewEvent]:
         if task.id not in {t.id for t in run.open_tasks()}:
             raise Conflict("该任务已办结或已被取消，请刷新待办列表", code="task_not_ready")
-        run.complete(task.id, clean, now=now)
+        run.complete(task.id, clean, now=at)
         return [
             NewEvent(
                 "task_completed",
@@ -322,14 +323,14 @@ def _complete(
         actor=actor.username,
         step=step,
         check=check,
-        task_updates={task.id: {"completed_at": now, "completed_by": actor.username}},
+        task_updates={task.id: {"completed_by": actor.username}},
     )
     set_committed_value(task, "status", "completed")
     result = {
         "task_id": task.id,
         "case_id": outcome.case.id,
         "case_status": outcome.case.status,
-        "completed_at": iso_utc(now),
+        "completed_at": iso_utc(outcome.now or now),
         "next_tasks": [
             {
                 "id": t.id,

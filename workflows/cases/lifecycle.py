@@ -133,7 +133,7 @@ def fire_due_timers(*, session: Session, clock: Clock, case_id: str) -> Outcome 
     case = load_case(session, case_id)
     if case.status != "running" or case.next_due_at is None or case.next_due_at >= now:
         return None
-    return act(session, case_id=case_id, now=now, actor="system", step=lambda c, r: [])
+    return act(session, case_id=case_id, now=now, actor="system", step=lambda c, r, at: [])
 
 
 def due_cases(
@@ -162,8 +162,8 @@ def send_message(
         lanes = {t.lane for t in process_of(session, case).user_tasks.values() if t.lane}
         require_role(actor, *sorted(lanes), action="向该案件发送消息")
 
-    def step(case: Case, run: CaseRun) -> list[NewEvent]:
-        run.receive(name, payload, now=clock.now())
+    def step(case: Case, run: CaseRun, at: datetime) -> list[NewEvent]:
+        run.receive(name, payload, now=at)
         return [
             NewEvent(
                 "message_received", actor.username, {"name": name, "payload": payload, "digest": run.digest()}
@@ -189,7 +189,7 @@ def correct_data(
         require_visible(actor, case.jurisdiction_code)
         require_certified(actor, "更正案件数据")
 
-    def step(case: Case, run: CaseRun) -> list[NewEvent]:
+    def step(case: Case, run: CaseRun, at: datetime) -> list[NewEvent]:
         declared = process_of(session, case).forms.declared_fields()
         errors = {}
         for name, value in changes.items():
@@ -202,7 +202,7 @@ def correct_data(
             raise ValidationFailed("更正内容有误", code="correction_invalid", details={"fields": errors})
         current = run.data()
         previous = {name: current.get(name) for name in changes}
-        run.correct(dict(changes), now=clock.now())
+        run.correct(dict(changes), now=at)
         return [
             NewEvent(
                 "data_corrected",

@@ -188,9 +188,9 @@ def _migrate_one(
         raise ValidationFailed(reason, code="migration_not_needed")
     reports: list[MigrationReport] = []
 
-    def step(case: Case, run: CaseRun) -> list[NewEvent]:
+    def step(case: Case, run: CaseRun, at: datetime) -> list[NewEvent]:
         source = run.process.content_hash
-        report = migrate_run(run, parsed, now=now)
+        report = migrate_run(run, parsed, now=at)
         reports.append(report)
         if not report.safe:
             raise ValidationFailed(

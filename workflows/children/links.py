@@ -43,7 +43,7 @@ def link_case(*, session: Session, clock: Clock, actor: Actor, case_id: str, chi
         actor=actor.username,
         fire_due=False,
         allow_closed=True,
-        step=lambda c, r: [
+        step=lambda c, r, at: [
             NewEvent("child_linked", actor.username, {"child_ref": child.id, "previous": previous})
         ],
     )

@@ -227,7 +227,7 @@ def _log_paper(
         now=now,
         actor=actor.username,
         fire_due=False,
-        step=lambda c, r: [NewEvent(kind, actor.username, payload)],
+        step=lambda c, r, at: [NewEvent(kind, actor.username, payload)],
         allow_closed=True,
     )
 
