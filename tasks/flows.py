@@ -28,7 +28,10 @@ def _log() -> Any:
         return logging.getLogger("shouhu.tasks")
 
 
-@flow(name="timer_sweep", description="触发到期的流程定时器（逐案件一个事务，直到没有到期案件或时限用完）")
+@flow(
+    name="timer_sweep",
+    description="触发到期的流程定时器（每批一个事务、每个案件核对版本，直到没有到期案件或时限用完）",
+)
 def timer_sweep(limit: int = 500, budget: float = jobs.SWEEP_BUDGET_SECONDS) -> dict[str, Any]:
     """Fire every due case's timers until none is due (or the budget is spent); a failing case is logged
     and skipped."""

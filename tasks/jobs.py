@@ -1,4 +1,4 @@
-"""The periodic jobs as plain functions: each opens its own sessions and commits per case or per notice."""
+"""The periodic jobs as plain functions: each opens its own sessions and commits per batch, case or notice."""
 
 from __future__ import annotations
 
@@ -7,24 +7,35 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from tasks import sweep_workers
 from tasks.runtime import unit
 from workflows.cases import lifecycle as cases
+from workflows.cases import sweeping
 from workflows.infra.clock import Clock
+from workflows.infra.db import READ_ONLY
 from workflows.infra.keys import SigningKeys
 from workflows.log import checkpoints
 from workflows.outbox import notifications
 from workflows.outbox.notifications import PostResult, Webhook
 
 LOG = logging.getLogger("shouhu.tasks")
+Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 # A sweep stops taking new cases after this long; the next scheduled sweep carries on (flows.py runs one
 # sweep at a time).
 SWEEP_BUDGET_SECONDS = 240.0
+# Cases per write transaction: the work is computed before the transaction, which then holds its locks
+# (on SQLite, the write lock of the whole database) only while the batch's rows are written.
+SWEEP_BATCH = 200
+# A backlog (a page of this many due cases) is computed by helper processes, one per core (sweep_workers.py).
+HELPERS_FROM = 200
+SWEEP_HELPERS = min(os.cpu_count() or 1, 4)
 
 
 @dataclass
@@ -50,28 +61,47 @@ def sweep_timers(
     clock: Clock,
     limit: int = 500,
     budget: float = SWEEP_BUDGET_SECONDS,
-    log: logging.Logger | logging.LoggerAdapter[logging.Logger] = LOG,
+    batch: int = SWEEP_BATCH,
+    helpers: int = SWEEP_HELPERS,
+    log: Logger = LOG,
 ) -> SweepReport:
-    """Fire the due timers of every due case, each case in its own transaction; a failure skips that case.
+    """Fire the due timers of every due case, a batch of cases per transaction; a failure skips that case.
 
-    Runs until no case is due or ``budget`` seconds have passed. Cases are taken in batches of ``limit``
-    in the order of their due instant, each batch after the last case of the one before, so a case that
-    failed or had nothing to fire (another sweeper was first) is not taken again by this sweep.
+    Runs until no case is due or ``budget`` seconds have passed. Cases are taken in pages of ``limit``
+    in the order of their due instant, each page after the last case of the one before, so a case that
+    failed or had nothing to fire (another sweeper was first) is not taken again by this sweep. Each case
+    is written only if it is still at the version its timers were fired from (workflows/cases/sweeping.py).
+    A page of at least ``HELPERS_FROM`` cases starts ``helpers`` processes that compute the batches.
     """
     report = SweepReport()
     deadline = time.monotonic() + budget
+
+    def go_on() -> bool:
+        if time.monotonic() > deadline:
+            report.out_of_time = True
+        return not report.out_of_time
+
+    pool: sweep_workers.Helpers | None = None
     after: tuple[datetime, str] | None = None
-    while True:
-        with unit(sessions) as session:
-            due = cases.due_cases(session=session, clock=clock, limit=limit, after=after)
-        for due_at, case_id in due:
-            if time.monotonic() > deadline:
-                report.out_of_time = True
+    try:
+        while True:
+            with unit(sessions) as session:
+                due = cases.due_cases(session=session, clock=clock, limit=limit, after=after)
+            if pool is None and helpers > 1 and len(due) >= HELPERS_FROM:
+                url = sweep_workers.database_url(sessions)
+                pool = sweep_workers.Helpers(url, helpers) if url else None
+            page = [case_id for _, case_id in due]
+            if pool is None:
+                done = _sweep_here(sessions, clock, page, batch, report, go_on, log)
+            else:
+                done = _sweep_with(pool, sessions, clock, page, deadline, batch // (2 * helpers), report, log)
+            if done:
+                after = due[done - 1]
+            if report.out_of_time or len(due) < limit:
                 break
-            _fire_one(sessions, clock, case_id, report, log)
-            after = (due_at, case_id)
-        if report.out_of_time or len(due) < limit:
-            break
+    finally:
+        if pool is not None:
+            pool.close()
     if report.fired or report.failed or report.out_of_time:
         log.info(
             "定时器巡检：触发 %d 个案件，失败 %d 个%s",
@@ -82,25 +112,106 @@ def sweep_timers(
     return report
 
 
-def _fire_one(
+def _sweep_here(
     sessions: sessionmaker[Session],
     clock: Clock,
-    case_id: str,
+    page: list[str],
+    batch: int,
     report: SweepReport,
-    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    go_on: Callable[[], bool],
+    log: Logger,
+) -> int:
+    """Compute and write the page's batches in this process; returns how many cases were taken."""
+    done = 0
+    while done < len(page) and not report.out_of_time:
+        now = clock.now()
+        with unit(sessions) as session:
+            session.connection(execution_options=READ_ONLY)
+            prepared = sweeping.prepare(session, page[done : done + batch], now=now, go_on=go_on)
+        _write_batch(sessions, clock, prepared, now, report, log)
+        done += prepared.taken
+    return done
+
+
+def _sweep_with(
+    pool: sweep_workers.Helpers,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    page: list[str],
+    deadline: float,
+    batch: int,
+    report: SweepReport,
+    log: Logger,
+) -> int:
+    """Hand the page's batches to the helpers and write each as it comes back, in order."""
+    now = clock.now()
+    batch = max(batch, 10)
+    chunks = [page[i : i + batch] for i in range(0, len(page), batch)]
+    futures = [pool.prepare(chunk, now=now, deadline=deadline) for chunk in chunks]
+    done = 0
+    for chunk, future in zip(chunks, futures, strict=True):
+        try:
+            prepared = future.result()
+        except Exception:  # noqa: BLE001 - a helper died: nothing of it was written; the case goes here
+            log.exception("定时器巡检：辅助进程失败，%d 个案件改在本进程处理", len(chunk))
+            with unit(sessions) as session:
+                session.connection(execution_options=READ_ONLY)
+                prepared = sweeping.prepare(
+                    session, chunk, now=now, go_on=lambda: time.monotonic() <= deadline
+                )
+        _write_batch(sessions, clock, prepared, now, report, log)
+        if not report.out_of_time:
+            done += prepared.taken
+        if prepared.taken < len(chunk):
+            report.out_of_time = True
+    return done
+
+
+def _write_batch(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    batch: sweeping.Prepared,
+    now: datetime,
+    report: SweepReport,
+    log: Logger,
 ) -> None:
+    """Write a computed batch in one transaction; changed cases go through the action path there."""
+    for case_id, error in batch.failed:
+        log.error("案件 %s 的定时器触发失败，已跳过，下次巡检重试\n%s", case_id, error)
+        report.failed.append(case_id)
+    report.idle += len(batch.idle)
     try:
         with unit(sessions) as session:
-            outcome = cases.fire_due_timers(session=session, clock=clock, case_id=case_id)
-    except Exception:  # noqa: BLE001 - one broken case must not stop the others
-        log.exception("案件 %s 的定时器触发失败，已跳过，下次巡检重试", case_id)
-        report.failed.append(case_id)
-        return
-    # A sweep that lost the race to another one finds nothing left to fire (no timer_fired event).
-    if outcome is not None and any(event.type == "timer_fired" for event in outcome.events):
-        report.fired += 1
-    else:
-        report.idle += 1
+            changed = sweeping.write(session, batch.fired, now=now)
+            results = _by_action(session, clock, batch.by_action + changed, log)
+            written = [f.case_id for f in batch.fired if f.case_id not in results]
+    except Exception:  # noqa: BLE001 - the batch was rolled back: each of its cases goes on its own
+        log.exception("定时器巡检：%d 个案件的批量写入失败，改为逐案件处理", len(batch.fired))
+        written, results = [], {}
+        for case_id in [f.case_id for f in batch.fired] + batch.by_action:
+            with unit(sessions) as session:
+                results.update(_by_action(session, clock, [case_id], log))
+    outcomes = list(results.values())
+    report.fired += len(written) + outcomes.count("fired")
+    report.idle += outcomes.count("idle")
+    report.failed.extend(case_id for case_id, result in results.items() if result == "failed")
+
+
+def _by_action(session: Session, clock: Clock, case_ids: list[str], log: Logger) -> dict[str, str]:
+    """Fire each case through the action path (which re-reads it), each in a savepoint of its own."""
+    results: dict[str, str] = {}
+    for case_id in case_ids:
+        try:
+            with session.begin_nested():
+                outcome = cases.fire_due_timers(session=session, clock=clock, case_id=case_id)
+        except Exception:  # noqa: BLE001 - one broken case must not stop the others
+            log.exception("案件 %s 的定时器触发失败，已跳过，下次巡检重试", case_id)
+            results[case_id] = "failed"
+            continue
+        # A sweep that lost the race to another one finds nothing left to fire (no timer_fired event).
+        fired = outcome is not None and any(event.type == "timer_fired" for event in outcome.events)
+        results[case_id] = "fired" if fired else "idle"
+    return results
 
 
 def scan_due_tasks(

@@ -19,8 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tasks import jobs
-from workflows.cases import human_tasks
-from workflows.cases import lifecycle as cases
+from workflows.cases import human_tasks, sweeping
 from workflows.infra.clock import FixedClock
 from workflows.infra.db import make_engine, make_sessionmaker
 from workflows.infra.errors import Conflict
@@ -63,16 +62,16 @@ def complete(sessions: Any, clock: FixedClock, args: argparse.Namespace) -> tupl
 
 def sweep(sessions: Any, clock: FixedClock, args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     if args.pause:
-        real = cases.fire_due_timers
+        real = sweeping.write
 
-        def slow(**kwargs: Any) -> Any:
-            outcome = real(**kwargs)
-            time.sleep(args.pause)  # inside the case's transaction: a kill here must roll it back
-            return outcome
+        def slow(session: Any, fired: Any, *, now: datetime) -> Any:
+            changed = real(session, fired, now=now)
+            time.sleep(args.pause)  # inside the batch's transaction: a kill here must roll it back
+            return changed
 
-        cases.fire_due_timers = slow  # type: ignore[assignment]
+        sweeping.write = slow  # type: ignore[assignment]
     _wait(args.start_at)
-    report = jobs.sweep_timers(sessions=sessions, clock=clock, limit=args.limit)
+    report = jobs.sweep_timers(sessions=sessions, clock=clock, limit=args.limit, batch=args.batch)
     return 0, {"fired": report.fired, "idle": report.idle, "failed": report.failed}
 
 

@@ -14,7 +14,7 @@ from tasks.flows import annual_report, deployments, start_rounds, timer_sweep
 from tasks.runtime import Runtime
 from tests.tasks.conftest import CITY, COUNTY, OTHER_COUNTY, OTHER_VILLAGE, VILLAGE
 from tests.tasks.models import publish_round_models
-from workflows.cases import human_tasks
+from workflows.cases import human_tasks, sweeping
 from workflows.cases import lifecycle as cases
 from workflows.children import registry
 from workflows.infra.clock import FixedClock
@@ -45,21 +45,21 @@ def test_a_failing_case_is_logged_and_the_sweep_goes_on(
 ) -> None:
     broken, fine = start_red(gz, clock), start_red(gz, clock)
     clock.advance(hours=25)
-    real = cases.fire_due_timers
+    real = sweeping.fire_case
 
-    def fire(*, session: Session, clock: FixedClock, case_id: str) -> object:
-        if case_id == broken.id:
+    def fire(session: Session, case: Case, now: datetime) -> object:
+        if case.id == broken.id:
             raise RuntimeError("模拟故障")
-        return real(session=session, clock=clock, case_id=case_id)
+        return real(session, case, now)
 
-    monkeypatch.setattr(cases, "fire_due_timers", fire)
+    monkeypatch.setattr(sweeping, "fire_case", fire)
     report = timer_sweep.fn()
     assert report["failed"] == [broken.id] and report["fired"] >= 1
     assert "定时器触发失败" in caplog.text
     gz.refresh(fine)
     gz.refresh(broken)
     assert fine.next_due_at is None and broken.next_due_at is not None
-    monkeypatch.setattr(cases, "fire_due_timers", real)
+    monkeypatch.setattr(sweeping, "fire_case", real)
     assert timer_sweep.fn()["fired"] == 1  # the next sweep picks the broken one up
 
 

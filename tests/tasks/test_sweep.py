@@ -3,6 +3,8 @@ budget is spent; the scheduler never runs two sweeps side by side."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 from sqlalchemy import func, select
@@ -12,9 +14,9 @@ from tasks import jobs
 from tasks.flows import deployments, timer_sweep
 from tasks.runtime import Runtime
 from tests.tasks.test_flows import start_red
-from workflows.cases import lifecycle as cases
+from workflows.cases import sweeping
 from workflows.infra.clock import FixedClock
-from workflows.infra.models import CaseEvent
+from workflows.infra.models import Case, CaseEvent
 
 
 def _fired(session: Session, case_id: str) -> int:
@@ -60,10 +62,10 @@ def test_a_case_with_nothing_to_fire_is_not_taken_again_by_the_same_sweep(
     clock.advance(hours=25)
     seen: list[str] = []
 
-    def nothing(*, session: Session, clock: FixedClock, case_id: str) -> None:
-        seen.append(case_id)  # as if another sweeper had fired it: the case stays due here
+    def nothing(session: Session, case: Case, now: datetime) -> None:
+        seen.append(case.id)  # as if another sweeper had fired it: the case stays due here
 
-    monkeypatch.setattr(cases, "fire_due_timers", nothing)
+    monkeypatch.setattr(sweeping, "fire_case", nothing)
     report = timer_sweep.fn(limit=1)
     assert report["idle"] == 3 and sorted(seen) == sorted(ids)
 

@@ -138,26 +138,7 @@ def _write(
     now: datetime,
     task_updates: dict[str, dict[str, Any]],
 ) -> Outcome:
-    _bounded_data(run)
-    status = run.status
-    if status == "completed" and case.status != "completed":
-        items.append(NewEvent("case_completed", "system", {"digest": run.digest()}))
-    events = chain(
-        case.id, last_seq=case.last_event_seq, last_hash=case.last_event_hash, now=now, items=items
-    )
-    values: dict[str, Any] = {
-        "version": case.version + 1,
-        "state": run.dump(),
-        "data": run.data(),
-        "status": status,
-        "next_due_at": run.next_due_at() if status == "running" else None,
-        "updated_at": now,
-        "last_event_seq": events[-1].seq if events else case.last_event_seq,
-        "last_event_hash": events[-1].hash if events else case.last_event_hash,
-    }
-    if status == "completed" and case.status != "completed":
-        values["completed_at"] = now
-    values["risk_colour"] = risk_colour(values["data"])  # the overview's column, in the same UPDATE
+    events, values = staged_values(case, run, items, now=now)
     result = session.connection().execute(
         update(_CASES).where(_CASES.c.id == case.id, _CASES.c.version == case.version).values(**values)
     )
@@ -179,6 +160,33 @@ def _write(
     insert_notices(session, notifications.rows(case, new_rows, items, now))
     session.flush()
     return Outcome(case=case, run=run, events=items, new_tasks=new_rows)
+
+
+def staged_values(
+    case: Case, run: CaseRun, items: list[NewEvent], *, now: datetime
+) -> tuple[list[CaseEvent], dict[str, Any]]:
+    """An action's chained events and the case row's new values (pure: nothing is written yet)."""
+    _bounded_data(run)
+    status = run.status
+    if status == "completed" and case.status != "completed":
+        items.append(NewEvent("case_completed", "system", {"digest": run.digest()}))
+    events = chain(
+        case.id, last_seq=case.last_event_seq, last_hash=case.last_event_hash, now=now, items=items
+    )
+    values: dict[str, Any] = {
+        "version": case.version + 1,
+        "state": run.dump(),
+        "data": run.data(),
+        "status": status,
+        "next_due_at": run.next_due_at() if status == "running" else None,
+        "updated_at": now,
+        "last_event_seq": events[-1].seq if events else case.last_event_seq,
+        "last_event_hash": events[-1].hash if events else case.last_event_hash,
+    }
+    if status == "completed" and case.status != "completed":
+        values["completed_at"] = now
+    values["risk_colour"] = risk_colour(values["data"])  # the overview's column, in the same UPDATE
+    return events, values
 
 
 # The rows an action writes are plain table statements on the session's connection (same transaction),
