@@ -7,7 +7,9 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,9 +35,10 @@ SWEEP_BUDGET_SECONDS = 240.0
 # Cases per write transaction: the work is computed before the transaction, which then holds its locks
 # (on SQLite, the write lock of the whole database) only while the batch's rows are written.
 SWEEP_BATCH = 200
-# A backlog (a page of this many due cases) is computed by helper processes, one per core (sweep_workers.py).
+# A backlog (a page of this many due cases) is computed by this process and helper processes together, one
+# per core in all (sweep_workers.py).
 HELPERS_FROM = 200
-SWEEP_HELPERS = min(os.cpu_count() or 1, 4)
+SWEEP_HELPERS = min((os.cpu_count() or 1) - 1, 3)
 
 
 @dataclass
@@ -71,7 +74,7 @@ def sweep_timers(
     in the order of their due instant, each page after the last case of the one before, so a case that
     failed or had nothing to fire (another sweeper was first) is not taken again by this sweep. Each case
     is written only if it is still at the version its timers were fired from (workflows/cases/sweeping.py).
-    A page of at least ``HELPERS_FROM`` cases starts ``helpers`` processes that compute the batches.
+    A page of at least ``HELPERS_FROM`` cases starts ``helpers`` processes that share the computing.
     """
     report = SweepReport()
     deadline = time.monotonic() + budget
@@ -87,14 +90,14 @@ def sweep_timers(
         while True:
             with unit(sessions) as session:
                 due = cases.due_cases(session=session, clock=clock, limit=limit, after=after)
-            if pool is None and helpers > 1 and len(due) >= HELPERS_FROM:
+            if pool is None and helpers > 0 and len(due) >= HELPERS_FROM:
                 url = sweep_workers.database_url(sessions)
                 pool = sweep_workers.Helpers(url, helpers) if url else None
             page = [case_id for _, case_id in due]
             if pool is None:
                 done = _sweep_here(sessions, clock, page, batch, report, go_on, log)
             else:
-                done = _sweep_with(pool, sessions, clock, page, deadline, batch // (2 * helpers), report, log)
+                done = _sweep_with(pool, sessions, clock, page, deadline, batch, report, go_on, log)
             if done:
                 after = due[done - 1]
             if report.out_of_time or len(due) < limit:
@@ -125,9 +128,7 @@ def _sweep_here(
     done = 0
     while done < len(page) and not report.out_of_time:
         now = clock.now()
-        with unit(sessions) as session:
-            session.connection(execution_options=READ_ONLY)
-            prepared = sweeping.prepare(session, page[done : done + batch], now=now, go_on=go_on)
+        prepared = _prepare_here(sessions, page[done : done + batch], now, go_on)
         _write_batch(sessions, clock, prepared, now, report, log)
         done += prepared.taken
     return done
@@ -141,30 +142,47 @@ def _sweep_with(
     deadline: float,
     batch: int,
     report: SweepReport,
+    go_on: Callable[[], bool],
     log: Logger,
 ) -> int:
-    """Hand the page's batches to the helpers and write each as it comes back, in order."""
+    """Share the page's batches between the helpers (from the front) and this process (from the back);
+    each batch is written here, in one transaction, as soon as it is computed."""
     now = clock.now()
-    batch = max(batch, 10)
-    chunks = [page[i : i + batch] for i in range(0, len(page), batch)]
-    futures = [pool.prepare(chunk, now=now, deadline=deadline) for chunk in chunks]
+    size = max(batch // 4, 10)
+    chunks = deque(page[i : i + size] for i in range(0, len(page), size))
+    running: dict[Future[sweeping.Prepared], list[str]] = {}
     done = 0
-    for chunk, future in zip(chunks, futures, strict=True):
-        try:
-            prepared = future.result()
-        except Exception:  # noqa: BLE001 - a helper died: nothing of it was written; the case goes here
-            log.exception("定时器巡检：辅助进程失败，%d 个案件改在本进程处理", len(chunk))
-            with unit(sessions) as session:
-                session.connection(execution_options=READ_ONLY)
-                prepared = sweeping.prepare(
-                    session, chunk, now=now, go_on=lambda: time.monotonic() <= deadline
-                )
+    while (chunks or running) and not report.out_of_time:
+        while chunks and len(running) < 2 * pool.count:
+            chunk = chunks.popleft()
+            running[pool.prepare(chunk, now=now, deadline=deadline)] = chunk
+        finished = [future for future in running if future.done()]
+        if not finished and chunks:
+            chunk = chunks.pop()
+            prepared = _prepare_here(sessions, chunk, now, go_on)
+        else:
+            future = finished[0] if finished else next(as_completed(running))
+            chunk = running.pop(future)
+            try:
+                prepared = future.result()
+            except Exception:  # noqa: BLE001 - a helper died: it wrote nothing; its cases are done here
+                log.exception("定时器巡检：辅助进程失败，%d 个案件改在本进程处理", len(chunk))
+                prepared = _prepare_here(sessions, chunk, now, go_on)
         _write_batch(sessions, clock, prepared, now, report, log)
-        if not report.out_of_time:
-            done += prepared.taken
+        done += prepared.taken
         if prepared.taken < len(chunk):
             report.out_of_time = True
+    for future in running:  # out of time: what the helpers still compute is dropped (nothing written)
+        future.cancel()
     return done
+
+
+def _prepare_here(
+    sessions: sessionmaker[Session], case_ids: list[str], now: datetime, go_on: Callable[[], bool]
+) -> sweeping.Prepared:
+    with unit(sessions) as session:
+        session.connection(execution_options=READ_ONLY)
+        return sweeping.prepare(session, case_ids, now=now, go_on=go_on)
 
 
 def _write_batch(
@@ -182,7 +200,7 @@ def _write_batch(
     report.idle += len(batch.idle)
     try:
         with unit(sessions) as session:
-            changed = sweeping.write(session, batch.fired, now=now)
+            changed = sweeping.write(session, batch.fired, now=now, lock=batch.by_action)
             results = _by_action(session, clock, batch.by_action + changed, log)
             written = [f.case_id for f in batch.fired if f.case_id not in results]
     except Exception:  # noqa: BLE001 - the batch was rolled back: each of its cases goes on its own

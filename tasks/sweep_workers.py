@@ -1,10 +1,11 @@
 """Helper processes that compute a large sweep's batches on the other cores (workflows/cases/sweeping.py).
 
 Restoring a case's workflow and firing its timers is CPU work in Python, one core per process. When a sweep
-finds a backlog, it starts a few processes that each read their share of a page of due cases and compute
-their writes (``sweeping.prepare``, in a read-only transaction of their own), while the sweep's own process
-writes the batches they hand back, each in one transaction, with every case's version checked there. A
-helper writes nothing, so a helper that dies loses no work: the cases it had are due again next time.
+finds a backlog, it starts helper processes (one per core but its own) that read their batches of a page of
+due cases and compute their writes (``sweeping.prepare``, in a read-only transaction of their own), while
+the sweep's own process computes batches from the other end of the page and writes every batch, each in one
+transaction, with every case's version checked there. A helper writes nothing, so a helper that dies loses
+no work: its batch is computed again by the sweep's process.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Helpers:
     """A pool of helper processes for one sweep (started fresh: nothing inherited from the scheduler)."""
 
     def __init__(self, url: str, count: int) -> None:
+        self.count = count
         self.pool = ProcessPoolExecutor(
             max_workers=count,
             mp_context=multiprocessing.get_context("spawn"),

@@ -58,13 +58,13 @@ def test_cases_changed_between_computing_and_writing_their_batch(
     real = sweeping.write
     later = FixedClock(LATER)
 
-    def meanwhile(session: Session, fired: list[sweeping.Fired], *, now: Any) -> list[str]:
+    def meanwhile(session: Session, fired: list[sweeping.Fired], *, now: Any, lock: Any = ()) -> list[str]:
         if len(fired) == 6:  # the first write of the batch; the second time is the action path's
             with Session(db) as other:  # another sweep fires one; a person's change bumps the other
                 cases.fire_due_timers(session=other, clock=later, case_id=ids[2])
                 other.execute(update(Case).where(Case.id == ids[3]).values(version=Case.version + 1))
                 other.commit()
-        return real(session, fired, now=now)
+        return real(session, fired, now=now, lock=lock)
 
     monkeypatch.setattr(sweeping, "write", meanwhile)
     report = sweep(db, batch=6)
@@ -91,12 +91,12 @@ def test_a_failing_case_in_the_middle_of_a_batch_costs_the_others_nothing(
 
     real_write = sweeping.write
 
-    def meanwhile(session: Session, fired: list[sweeping.Fired], *, now: Any) -> list[str]:
+    def meanwhile(session: Session, fired: list[sweeping.Fired], *, now: Any, lock: Any = ()) -> list[str]:
         if any(item.case_id == ids[3] for item in fired):  # a person changed ids[3]: the action path
             with Session(db) as other:
                 other.execute(update(Case).where(Case.id == ids[3]).values(version=Case.version + 1))
                 other.commit()
-        return real_write(session, fired, now=now)
+        return real_write(session, fired, now=now, lock=lock)
 
     monkeypatch.setattr(sweeping, "fire_case", broken_step)
     monkeypatch.setattr(cases, "fire_due_timers", broken_action)
@@ -147,22 +147,26 @@ def test_two_sweeps_at_once_fire_each_timer_once(db: Engine) -> None:
     fired_once(db, ids)
 
 
-def test_helper_processes_compute_a_backlog(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    ids = red_cases(db, 9)
+def test_helper_processes_share_a_backlog(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = red_cases(db, 30)
     started: list[int] = []
+    computed: list[int] = []
     real = sweep_workers.Helpers
 
-    def helpers(url: str, count: int) -> sweep_workers.Helpers:
-        started.append(count)
-        return real(url, count)
+    class Counted(real):  # type: ignore[misc,valid-type]
+        def __init__(self, url: str, count: int) -> None:
+            started.append(count)
+            super().__init__(url, count)
 
-    def not_here(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("the batches are computed by the helpers")
+        def prepare(self, case_ids: list[str], **kwargs: Any) -> Any:
+            future = super().prepare(case_ids, **kwargs)
+            future.add_done_callback(lambda f: f.cancelled() or computed.append(len(f.result().fired)))
+            return future
 
     monkeypatch.setattr(jobs, "HELPERS_FROM", 1)
-    monkeypatch.setattr(sweep_workers, "Helpers", helpers)
-    monkeypatch.setattr(sweeping, "prepare", not_here)
-    report = sweep(db, helpers=2, limit=4, batch=4)  # three pages
-    assert started == [2] and (report.fired, report.failed) == (9, [])
-    assert sweep(db, helpers=2).fired == 0
+    monkeypatch.setattr(sweep_workers, "Helpers", Counted)
+    report = sweep(db, helpers=1, limit=20, batch=40)  # two pages, batches of ten
+    assert started == [1] and (report.fired, report.failed) == (30, [])
+    assert sum(computed) >= 10  # the helper's first batch at least (this process waits for it)
+    assert sweep(db, helpers=1).fired == 0
     fired_once(db, ids)

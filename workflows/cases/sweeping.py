@@ -17,7 +17,7 @@ together and only if its row still has the version the work was computed from. A
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -115,11 +115,15 @@ def fire_case(session: Session, case: Case, now: datetime) -> Fired | str | None
     )
 
 
-def write(session: Session, fired: list[Fired], *, now: datetime) -> list[str]:
-    """Write every prepared case still at its version; return the ids of the others (changed meanwhile)."""
-    if not fired:
+def write(session: Session, fired: list[Fired], *, now: datetime, lock: Sequence[str] = ()) -> list[str]:
+    """Write every prepared case still at its version; return the ids of the others (changed meanwhile).
+
+    The rows of the batch (with ``lock``: the cases the caller goes on to run through the action path)
+    are locked in one statement in the order of their ids, so that two sweeps never wait on each other
+    in a circle."""
+    if not fired and not lock:
         return []
-    ids = sorted(f.case_id for f in fired)
+    ids = sorted({f.case_id for f in fired} | set(lock))
     locked = select(Case.id, Case.version).where(Case.id.in_(ids)).order_by(Case.id).with_for_update()
     current: dict[str, int] = {case_id: version for case_id, version in session.execute(locked)}
     fresh = [f for f in fired if current.get(f.case_id) == f.version]
