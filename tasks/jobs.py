@@ -153,9 +153,14 @@ def _sweep_with(
     running: dict[Future[sweeping.Prepared], list[str]] = {}
     done = 0
     while (chunks or running) and not report.out_of_time:
-        while chunks and len(running) < 2 * pool.count:
-            chunk = chunks.popleft()
-            running[pool.prepare(chunk, now=now, deadline=deadline)] = chunk
+        while chunks and len(running) < 2 * pool.count and not pool.broken:
+            try:
+                running[pool.prepare(chunks[0], now=now, deadline=deadline)] = chunks[0]
+            except Exception:  # noqa: BLE001 - helpers cannot start: this process does the rest alone
+                log.exception("定时器巡检：辅助进程无法启动，其余案件在本进程处理")
+                pool.broken = True
+                break
+            chunks.popleft()
         finished = [future for future in running if future.done()]
         if not finished and chunks:
             chunk = chunks.pop()

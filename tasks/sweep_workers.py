@@ -41,6 +41,7 @@ class Helpers:
 
     def __init__(self, url: str, count: int) -> None:
         self.count = count
+        self.broken = False  # set by the sweep when the helpers cannot be started
         self.pool = ProcessPoolExecutor(
             max_workers=count,
             mp_context=multiprocessing.get_context("spawn"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -169,4 +170,25 @@ def test_helper_processes_share_a_backlog(db: Engine, monkeypatch: pytest.Monkey
     assert started == [1] and (report.fired, report.failed) == (30, [])
     assert sum(computed) >= 10  # the helper's first batch at least (this process waits for it)
     assert sweep(db, helpers=1).fired == 0
+    fired_once(db, ids)
+
+
+def test_helpers_that_fail_leave_the_work_to_the_sweep_process(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = red_cases(db, 12)
+    calls: list[int] = []
+
+    def failing(self: sweep_workers.Helpers, case_ids: list[str], **kwargs: Any) -> Future[Any]:
+        calls.append(len(case_ids))
+        if len(calls) > 1:
+            raise RuntimeError("模拟故障：无法启动")
+        future: Future[Any] = Future()
+        future.set_exception(RuntimeError("模拟故障：辅助进程退出"))
+        return future
+
+    monkeypatch.setattr(jobs, "HELPERS_FROM", 1)
+    monkeypatch.setattr(sweep_workers.Helpers, "prepare", failing)
+    report = sweep(db, helpers=1, batch=40)
+    assert len(calls) == 2 and (report.fired, report.failed) == (12, [])
     fired_once(db, ids)
