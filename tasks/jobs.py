@@ -34,7 +34,7 @@ Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 SWEEP_BUDGET_SECONDS = 240.0
 # Cases per write transaction: the work is computed before the transaction, which then holds its locks
 # (on SQLite, the write lock of the whole database) only while the batch's rows are written.
-SWEEP_BATCH = 200
+SWEEP_BATCH = 100
 # A backlog (a page of this many due cases) is computed by this process and helper processes together, one
 # per core in all (sweep_workers.py).
 HELPERS_FROM = 200
@@ -127,9 +127,8 @@ def _sweep_here(
     """Compute and write the page's batches in this process; returns how many cases were taken."""
     done = 0
     while done < len(page) and not report.out_of_time:
-        now = clock.now()
-        prepared = _prepare_here(sessions, page[done : done + batch], now, go_on)
-        _write_batch(sessions, clock, prepared, now, report, log)
+        prepared = _prepare_here(sessions, page[done : done + batch], clock.now, go_on)
+        _write_batch(sessions, clock, prepared, report, log)
         done += prepared.taken
     return done
 
@@ -147,7 +146,6 @@ def _sweep_with(
 ) -> int:
     """Share the page's batches between the helpers (from the front) and this process (from the back);
     each batch is written here, in one transaction, as soon as it is computed."""
-    now = clock.now()
     size = max(batch // 4, 10)
     chunks = deque(page[i : i + size] for i in range(0, len(page), size))
     running: dict[Future[sweeping.Prepared], list[str]] = {}
@@ -155,7 +153,7 @@ def _sweep_with(
     while (chunks or running) and not report.out_of_time:
         while chunks and len(running) < 2 * pool.count and not pool.broken:
             try:
-                running[pool.prepare(chunks[0], now=now, deadline=deadline)] = chunks[0]
+                running[pool.prepare(chunks[0], now=clock.now(), deadline=deadline)] = chunks[0]
             except Exception:  # noqa: BLE001 - helpers cannot start: this process does the rest alone
                 log.exception("定时器巡检：辅助进程无法启动，其余案件在本进程处理")
                 pool.broken = True
@@ -164,7 +162,7 @@ def _sweep_with(
         finished = [future for future in running if future.done()]
         if not finished and chunks:
             chunk = chunks.pop()
-            prepared = _prepare_here(sessions, chunk, now, go_on)
+            prepared = _prepare_here(sessions, chunk, clock.now, go_on)
         else:
             future = finished[0] if finished else next(as_completed(running))
             chunk = running.pop(future)
@@ -172,8 +170,8 @@ def _sweep_with(
                 prepared = future.result()
             except Exception:  # noqa: BLE001 - a helper died: it wrote nothing; its cases are done here
                 log.exception("定时器巡检：辅助进程失败，%d 个案件改在本进程处理", len(chunk))
-                prepared = _prepare_here(sessions, chunk, now, go_on)
-        _write_batch(sessions, clock, prepared, now, report, log)
+                prepared = _prepare_here(sessions, chunk, clock.now, go_on)
+        _write_batch(sessions, clock, prepared, report, log)
         done += prepared.taken
         if prepared.taken < len(chunk):
             report.out_of_time = True
@@ -183,7 +181,10 @@ def _sweep_with(
 
 
 def _prepare_here(
-    sessions: sessionmaker[Session], case_ids: list[str], now: datetime, go_on: Callable[[], bool]
+    sessions: sessionmaker[Session],
+    case_ids: list[str],
+    now: Callable[[], datetime],
+    go_on: Callable[[], bool],
 ) -> sweeping.Prepared:
     with unit(sessions) as session:
         session.connection(execution_options=READ_ONLY)
@@ -194,7 +195,6 @@ def _write_batch(
     sessions: sessionmaker[Session],
     clock: Clock,
     batch: sweeping.Prepared,
-    now: datetime,
     report: SweepReport,
     log: Logger,
 ) -> None:
@@ -205,7 +205,7 @@ def _write_batch(
     report.idle += len(batch.idle)
     try:
         with unit(sessions) as session:
-            changed = sweeping.write(session, batch.fired, now=now, lock=batch.by_action)
+            changed = sweeping.write(session, batch.fired, lock=batch.by_action)
             results = _by_action(session, clock, batch.by_action + changed, log)
             written = [f.case_id for f in batch.fired if f.case_id not in results]
     except Exception:  # noqa: BLE001 - the batch was rolled back: each of its cases goes on its own

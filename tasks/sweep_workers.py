@@ -68,6 +68,8 @@ def _prepare(case_ids: list[str], now: datetime, deadline: float) -> sweeping.Pr
     with _sessions() as session:
         session.connection(execution_options=READ_ONLY)
         try:
-            return sweeping.prepare(session, case_ids, now=now, go_on=lambda: time.monotonic() <= deadline)
+            return sweeping.prepare(
+                session, case_ids, now=lambda: now, go_on=lambda: time.monotonic() <= deadline
+            )
         finally:
             session.rollback()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,13 @@ def test_cases_changed_between_computing_and_writing_their_batch(
     real = sweeping.write
     later = FixedClock(LATER)
 
-    def meanwhile(session: Session, fired: list[sweeping.Fired], *, now: Any, lock: Any = ()) -> list[str]:
+    def meanwhile(session: Session, fired: list[sweeping.Fired], *, lock: Any = ()) -> list[str]:
         if len(fired) == 6:  # the first write of the batch; the second time is the action path's
             with Session(db) as other:  # another sweep fires one; a person's change bumps the other
                 cases.fire_due_timers(session=other, clock=later, case_id=ids[2])
                 other.execute(update(Case).where(Case.id == ids[3]).values(version=Case.version + 1))
                 other.commit()
-        return real(session, fired, now=now, lock=lock)
+        return real(session, fired, lock=lock)
 
     monkeypatch.setattr(sweeping, "write", meanwhile)
     report = sweep(db, batch=6)
@@ -92,12 +93,12 @@ def test_a_failing_case_in_the_middle_of_a_batch_costs_the_others_nothing(
 
     real_write = sweeping.write
 
-    def meanwhile(session: Session, fired: list[sweeping.Fired], *, now: Any, lock: Any = ()) -> list[str]:
+    def meanwhile(session: Session, fired: list[sweeping.Fired], *, lock: Any = ()) -> list[str]:
         if any(item.case_id == ids[3] for item in fired):  # a person changed ids[3]: the action path
             with Session(db) as other:
                 other.execute(update(Case).where(Case.id == ids[3]).values(version=Case.version + 1))
                 other.commit()
-        return real_write(session, fired, now=now, lock=lock)
+        return real_write(session, fired, lock=lock)
 
     monkeypatch.setattr(sweeping, "fire_case", broken_step)
     monkeypatch.setattr(cases, "fire_due_timers", broken_action)
@@ -192,3 +193,23 @@ def test_helpers_that_fail_leave_the_work_to_the_sweep_process(
     report = sweep(db, helpers=1, batch=40)
     assert len(calls) == 2 and (report.fired, report.failed) == (12, [])
     fired_once(db, ids)
+
+
+def test_a_case_acted_on_after_the_batch_read_the_clock_goes_through_the_action_path(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = red_cases(db, 3)
+    with Session(db) as session:  # as if a person's action with a later clock had just committed
+        later = LATER + timedelta(minutes=1)
+        session.execute(update(Case).where(Case.id == ids[1]).values(updated_at=later))
+        session.commit()
+    by_action: list[str] = []
+    real = cases.fire_due_timers
+
+    def action(*, session: Session, clock: FixedClock, case_id: str) -> Any:
+        by_action.append(case_id)
+        return real(session=session, clock=clock, case_id=case_id)
+
+    monkeypatch.setattr(cases, "fire_due_timers", action)
+    report = sweep(db, batch=3)
+    assert by_action == [ids[1]] and (report.fired, report.failed) == (3, [])

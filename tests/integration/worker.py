@@ -64,8 +64,8 @@ def sweep(sessions: Any, clock: FixedClock, args: argparse.Namespace) -> tuple[i
     if args.pause:
         real = sweeping.write
 
-        def slow(session: Any, fired: Any, *, now: datetime, lock: Any = ()) -> Any:
-            changed = real(session, fired, now=now, lock=lock)
+        def slow(session: Any, fired: Any, *, lock: Any = ()) -> Any:
+            changed = real(session, fired, lock=lock)
             time.sleep(args.pause)  # inside the batch's transaction: a kill here must roll it back
             return changed
 

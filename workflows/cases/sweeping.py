@@ -42,6 +42,7 @@ class Fired:
 
     case_id: str
     version: int
+    now: datetime
     values: dict[str, Any]
     events: list[dict[str, Any]]  # rows, ready to insert (plain data: a batch may be computed elsewhere)
     new_tasks: list[dict[str, Any]]
@@ -61,7 +62,11 @@ class Prepared:
 
 
 def prepare(
-    session: Session, case_ids: list[str], *, now: datetime, go_on: Callable[[], bool] = lambda: True
+    session: Session,
+    case_ids: list[str],
+    *,
+    now: Callable[[], datetime],
+    go_on: Callable[[], bool] = lambda: True,
 ) -> Prepared:
     """Compute the writes of each case in ``case_ids`` (in order) while ``go_on()`` says so."""
     rows = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(case_ids)))}
@@ -75,7 +80,7 @@ def prepare(
             batch.idle.append(case_id)
             continue
         try:
-            outcome = fire_case(session, case, now)
+            outcome = fire_case(session, case, now())
         except Exception:  # noqa: BLE001 - one broken case must not stop the others
             batch.failed.append((case_id, traceback.format_exc()))
             continue
@@ -92,6 +97,8 @@ def fire_case(session: Session, case: Case, now: datetime) -> Fired | str | None
     """What firing the case's due timers writes (None: nothing is due; "action": use the action path)."""
     if case.status != "running" or case.next_due_at is None or case.next_due_at >= now:
         return None
+    if case.updated_at is not None and case.updated_at > now:  # acted on since ``now``: its events may not
+        return "action"  # go back in time; the action path reads the clock again
     run = CaseRun.restore(actions.process_of(session, case), case.state, case_id=case.id)
     before = {t.id for t in run.open_tasks()}
     fired = run.fire_timers(now=now)
@@ -109,6 +116,7 @@ def fire_case(session: Session, case: Case, now: datetime) -> Fired | str | None
     return Fired(
         case_id=case.id,
         version=case.version,
+        now=now,
         values=values,
         events=[_event_row(e) for e in events],
         new_tasks=[_task_row(t) for t in new_tasks],
@@ -125,7 +133,7 @@ def _settled(run: CaseRun) -> None:
         setattr(run, name, functools.cache(view))
 
 
-def write(session: Session, fired: list[Fired], *, now: datetime, lock: Sequence[str] = ()) -> list[str]:
+def write(session: Session, fired: list[Fired], *, lock: Sequence[str] = ()) -> list[str]:
     """Write every prepared case still at its version; return the ids of the others (changed meanwhile).
 
     The rows of the batch (with ``lock``: the cases the caller goes on to run through the action path)
@@ -138,11 +146,11 @@ def write(session: Session, fired: list[Fired], *, now: datetime, lock: Sequence
     current: dict[str, int] = {case_id: version for case_id, version in session.execute(locked)}
     fresh = [f for f in fired if current.get(f.case_id) == f.version]
     if fresh:
-        _write_rows(session, fresh, now)
+        _write_rows(session, fresh)
     return [f.case_id for f in fired if current.get(f.case_id) != f.version]
 
 
-def _write_rows(session: Session, fresh: list[Fired], now: datetime) -> None:
+def _write_rows(session: Session, fresh: list[Fired]) -> None:
     conn = session.connection()
     cases, tasks = cast(Table, Case.__table__), cast(Table, HumanTask.__table__)
     events, outbox = cast(Table, CaseEvent.__table__), cast(Table, OutboxMessage.__table__)
@@ -159,11 +167,10 @@ def _write_rows(session: Session, fresh: list[Fired], now: datetime) -> None:
     if result.rowcount not in (len(rows), -1):  # the rows are locked: only a bug gets here
         raise RuntimeError(f"timer sweep: {result.rowcount} of {len(rows)} case rows updated")
     conn.execute(insert(events), [e for f in fresh for e in f.events])
-    cancelled = [tid for f in fresh for tid in f.cancelled]
+    cancelled = [{"b_id": tid, "b_now": f.now} for f in fresh for tid in f.cancelled]
     if cancelled:
-        conn.execute(
-            update(tasks).where(tasks.c.id.in_(cancelled)).values(status="cancelled", completed_at=now)
-        )
+        cancel = update(tasks).where(tasks.c.id == bindparam("b_id"))
+        conn.execute(cancel.values(status="cancelled", completed_at=bindparam("b_now")), cancelled)
     new_tasks = [t for f in fresh for t in f.new_tasks]
     if new_tasks:
         conn.execute(insert(tasks), new_tasks)
