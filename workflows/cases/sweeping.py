@@ -16,7 +16,6 @@ together and only if its row still has the version the work was computed from. A
 
 from __future__ import annotations
 
-import functools
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +105,6 @@ def fire_case(session: Session, case: Case, now: datetime) -> Fired | str | None
         return "action"
     if not fired.fired_timers:
         return None
-    _settled(run)
     items = [NewEvent("timer_fired", "system", {"fired": fired.fired_timers, "digest": run.digest()})]
     events, values = actions.staged_values(case, run, items, now=now)
     values.setdefault("completed_at", case.completed_at)
@@ -123,14 +121,6 @@ def fire_case(session: Session, case: Case, now: datetime) -> Fired | str | None
         cancelled=[tid for tid in before if tid not in open_now],
         notices=notifications.rows(case, new_tasks, items, now),
     )
-
-
-def _settled(run: CaseRun) -> None:
-    """The run will not change any more: its views (each a walk of the task tree) are computed once for the
-    digest, the stored values and the new task rows."""
-    for name in ("open_tasks", "data", "next_due_at"):
-        view = getattr(run, name)
-        setattr(run, name, functools.cache(view))
 
 
 def write(session: Session, fired: list[Fired], *, lock: Sequence[str] = ()) -> list[str]:
