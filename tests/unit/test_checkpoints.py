@@ -3,7 +3,7 @@ case row, a consistently rewritten chain) is found by verify-all against the lat
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tests.unit.test_services import DIRECTOR, start
@@ -175,3 +175,40 @@ def latest_id(session: Session) -> int:
     cp = checkpoints.latest(session)
     assert cp is not None
     return cp.id
+
+
+def test_chain_only_checks_every_log_and_the_checkpoint_without_replaying(
+    session: Session, clock: FixedClock
+) -> None:
+    """`shouhu verify-all --chain-only`: every case's hash chain and the checkpoint, not the replay. A changed
+    stored state is left to the full check; a changed event or a deleted case is found by both."""
+
+    def chain_only() -> list[str]:
+        session.flush()
+        session.expire_all()
+        result = verify_all(session, KEYS, chain_only=True)
+        return [r.problem for _, r in result.failed] + [f.message for f in result.findings]
+
+    case = checkpointed(session, clock)
+    result = verify_all(session, KEYS, chain_only=True)
+    assert result.ok and result.total == 2
+    assert result.events == session.scalar(select(func.count()).select_from(CaseEvent))
+
+    session.execute(update(Case).where(Case.id == case.id).values(data={"child_name": "改过"}))
+    assert chain_only() == []  # the state is replay's business
+    assert audit(session) != []
+
+    event = next(e for e in events_of(session, case) if e.type == "task_completed")
+    session.execute(update(CaseEvent).where(CaseEvent.id == event.id).values(actor="someone_else"))
+    problems = chain_only()
+    assert len(problems) == 1 and "哈希不符" in problems[0]
+
+    for table in (CaseEvent, Document, Attachment, AccessLog, OutboxMessage):
+        session.execute(delete(table).where(table.case_id == case.id))  # type: ignore[attr-defined]
+    task_ids = select(HumanTask.id).where(HumanTask.case_id == case.id)
+    session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(task_ids)))
+    session.execute(delete(HumanTask).where(HumanTask.case_id == case.id))
+    session.execute(delete(IdempotencyKey))
+    session.execute(delete(Case).where(Case.id == case.id))
+    problems = chain_only()  # the whole case gone: only the checkpoint can tell
+    assert len(problems) == 1 and case.id in problems[0] and "案件被删除" in problems[0], problems

@@ -37,8 +37,9 @@ class ChainProblem:
 Row = Sequence[Any]
 
 
-def check_case_chain(session: Session, case: Case) -> tuple[ChainProblem | None, int]:
-    """Read and check a case's chain without building an object per event; (first break, events read)."""
+def check_case_chain(session: Session, case: Case | Any) -> tuple[ChainProblem | None, int]:
+    """Read and check a case's chain without building an object per event; (first break, events read).
+    ``case``: the case, or a row with its id, last_event_seq and last_event_hash."""
     rows = chain_rows(session, case.id)
     return check_rows(case, rows), len(rows)
 
