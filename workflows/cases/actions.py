@@ -21,7 +21,7 @@ from workflows.engine import _PARSED, CaseRun, OpenTask, ParsedProcess
 from workflows.infra.errors import Conflict, ModelError, NotFound
 from workflows.infra.models import Case, CaseEvent, HumanTask, OutboxMessage, ProcessVersion
 from workflows.infra.overview_columns import risk_colour
-from workflows.infra.queueing import place_prefixes, queue_instant
+from workflows.infra.queueing import fill_listing_columns
 from workflows.log.events import NewEvent, chain
 from workflows.outbox import notifications
 from workflows.processes import registry
@@ -249,23 +249,28 @@ def get_task_with_case(session: Session, task_id: str) -> tuple[HumanTask, Case]
     return None if row is None else (row[0], row[1])
 
 
+def event_rows(events: list[CaseEvent]) -> list[dict[str, Any]]:
+    """Chained events as the rows to insert."""
+    return [{key: getattr(e, key) for key in _EVENT_COLUMNS} for e in events]
+
+
+def task_rows(tasks: list[HumanTask]) -> list[dict[str, Any]]:
+    """New tasks as the rows to insert, with their work-list columns (what the ORM fills on its inserts)."""
+    for task in tasks:
+        fill_listing_columns(task)
+    return [{key: getattr(t, key) for key in _TASK_COLUMNS} for t in tasks]
+
+
 def insert_events(session: Session, events: list[CaseEvent]) -> None:
     """INSERT chained events (one statement, executemany for several)."""
     if events:
-        rows = [{key: getattr(e, key) for key in _EVENT_COLUMNS} for e in events]
-        session.connection().execute(_INSERT_EVENT, rows)
+        session.connection().execute(_INSERT_EVENT, event_rows(events))
 
 
 def insert_tasks(session: Session, tasks: list[HumanTask]) -> None:
     """INSERT new task rows with their work-list columns (the place prefixes, the queue instant)."""
-    if not tasks:
-        return
-    for task in tasks:
-        for column, value in place_prefixes(task.jurisdiction_code or "").items():
-            setattr(task, column, value)
-        task.queue_at = queue_instant(task.due_at, task.created_at)
-    rows = [{key: getattr(t, key) for key in _TASK_COLUMNS} for t in tasks]
-    session.connection().execute(_INSERT_TASK, rows)
+    if tasks:
+        session.connection().execute(_INSERT_TASK, task_rows(tasks))
 
 
 def insert_notices(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -28,11 +28,8 @@ from sqlalchemy.orm import Session
 from workflows.cases import actions
 from workflows.engine import CaseRun
 from workflows.infra.models import Case, CaseEvent, HumanTask, OutboxMessage
-from workflows.infra.queueing import place_prefixes, queue_instant
 from workflows.log.events import NewEvent
 from workflows.outbox import notifications
-
-_TASK_COLUMNS = [c.key for c in cast(Table, HumanTask.__table__).columns]
 
 
 @dataclass
@@ -116,8 +113,8 @@ def fire_case(session: Session, case: Case, now: datetime) -> Fired | str | None
         version=case.version,
         now=now,
         values=values,
-        events=[_event_row(e) for e in events],
-        new_tasks=[_task_row(t) for t in new_tasks],
+        events=actions.event_rows(events),
+        new_tasks=actions.task_rows(new_tasks),
         cancelled=[tid for tid in before if tid not in open_now],
         notices=notifications.rows(case, new_tasks, items, now),
     )
@@ -167,24 +164,3 @@ def _write_rows(session: Session, fresh: list[Fired]) -> None:
     notices = [n for f in fresh for n in f.notices]
     if notices:
         conn.execute(insert(outbox), notices)
-
-
-def _event_row(event: CaseEvent) -> dict[str, Any]:
-    return {
-        "case_id": event.case_id,
-        "seq": event.seq,
-        "type": event.type,
-        "actor": event.actor,
-        "occurred_at": event.occurred_at,
-        "payload": event.payload,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
-
-
-def _task_row(task: HumanTask) -> dict[str, Any]:
-    """The columns of a new task row, with the work lists' columns the ORM would fill on insert."""
-    row = {key: getattr(task, key) for key in _TASK_COLUMNS}
-    row.update(place_prefixes(task.jurisdiction_code or ""))
-    row["queue_at"] = queue_instant(task.due_at, task.created_at)
-    return row

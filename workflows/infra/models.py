@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Te
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from workflows.infra.overview_columns import case_indexes, fill_case_columns, task_indexes
-from workflows.infra.queueing import listing_indexes, place_prefixes, queue_instant
+from workflows.infra.queueing import fill_listing_columns, listing_indexes
 from workflows.infra.utc_column import UTCDateTime as UTCDateTime  # the migrations import it from here
 
 
@@ -123,9 +123,7 @@ class HumanTask(Base):
 
 @event.listens_for(HumanTask, "before_insert")
 def _fill_listing_columns(_mapper: Any, _connection: Any, task: HumanTask) -> None:
-    for column, value in place_prefixes(task.jurisdiction_code or "").items():
-        setattr(task, column, value)
-    task.queue_at = queue_instant(task.due_at, task.created_at)
+    fill_listing_columns(task)
 
 
 class ChainedRecord:

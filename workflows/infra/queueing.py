@@ -11,6 +11,7 @@ oldest first (its creation a thousand years on).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Index, text
 
@@ -26,6 +27,13 @@ def place_prefixes(code: str) -> dict[str, str | None]:
         for length, column in PLACE_COLUMNS.items()
         if column != "jurisdiction_code"
     }
+
+
+def fill_listing_columns(task: Any) -> None:
+    """Set a task row's stored place prefixes and queue instant from its place, due time and creation."""
+    for column, value in place_prefixes(task.jurisdiction_code or "").items():
+        setattr(task, column, value)
+    task.queue_at = queue_instant(task.due_at, task.created_at)
 
 
 def queue_instant(due_at: datetime | None, created_at: datetime) -> datetime:
