@@ -240,9 +240,13 @@ def complete(
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Complete a task with form-validated data; a repeated idempotency key returns the first result."""
-    request_hash = hashlib.sha256(
-        json.dumps({"task_id": task_id, "data": data}, sort_keys=True, default=str).encode()
-    ).hexdigest()
+    request_hash = (  # only a repeated key is compared with it
+        hashlib.sha256(
+            json.dumps({"task_id": task_id, "data": data}, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        if idempotency_key
+        else ""
+    )
     first = _first_result(session, actor, idempotency_key, request_hash)
     if first is not None:
         return first
