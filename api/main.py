@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,11 +45,13 @@ def create_app(
     clock = clock or SystemClock()
     engine = None
     if sessions is None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         sessions = make_sessionmaker(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # no more requests in the thread pool than the pool has connections: none opens one of its own
+        to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if prepare and engine is not None:
             bootstrap.prepare(engine, bpmn_dir=settings.bpmn_dir, clock=clock)
         yield

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.infra import sign_in_failures  # noqa: F401 - registers its table
 from workflows.infra.models import Base  # importing the models registers every table
+from workflows.infra.settings import POOL_SIZE
 
 __all__ = ["Base", "create_all", "make_engine", "make_sessionmaker", "unit_of_work"]
 
@@ -87,8 +88,12 @@ def read_json(text: str | bytes) -> Any:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite files get WAL and foreign keys so readers never block the writer."""
+    """Create an engine; SQLite files get WAL and foreign keys so readers never block the writer. Pooled
+    engines keep ``POOL_SIZE`` connections unless told otherwise."""
     kwargs.setdefault("json_deserializer", read_json)
+    if "poolclass" not in kwargs and ":memory:" not in url:
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("pool_use_lifo", True)  # the connection used last, its caches warm, goes out first
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

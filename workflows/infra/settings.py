@@ -5,10 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Database connections a process keeps open (SQLAlchemy's default is 5). A request that finds every pooled
+# connection in use opens one beyond the pool and closes it afterwards: on PostgreSQL a new server process and
+# a password exchange per request (at 16 clients this once cost more CPU than the requests themselves). The
+# API works on at most this many requests' database work at once (``api.main`` sizes its thread pool to match).
+POOL_SIZE = 20
 DEMO_SECRET = "demo-only-secret-do-not-use-in-production"
 
 
@@ -27,6 +32,8 @@ class Settings(BaseSettings):
     # Public keys of retired checkpoint keys (comma-separated base64), still trusted when verifying.
     checkpoint_public_keys: str = ""
     token_minutes: int = 480
+    # Database connections per API process, and so the requests it works on at once (docs/operations.md 3.2)
+    db_pool_size: int = Field(default=POOL_SIZE, ge=1, le=200)
     webhook_url: str = ""
     webhook_timeout_seconds: float = 5.0
     webhook_retries: int = 2
