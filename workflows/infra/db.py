@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, QueuePool, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.infra import sign_in_failures  # noqa: F401 - registers its table
@@ -87,11 +87,17 @@ def read_json(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def _queue_pooled(url: str) -> bool:
+    """Whether SQLAlchemy pools this URL's connections in a queue (files and servers; not in-memory SQLite)."""
+    parsed = make_url(url)
+    return issubclass(parsed.get_dialect().get_pool_class(parsed), QueuePool)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite files get WAL and foreign keys so readers never block the writer. Pooled
     engines keep ``POOL_SIZE`` connections unless told otherwise."""
     kwargs.setdefault("json_deserializer", read_json)
-    if "poolclass" not in kwargs and ":memory:" not in url:
+    if "poolclass" not in kwargs and _queue_pooled(url):
         kwargs.setdefault("pool_size", POOL_SIZE)
         kwargs.setdefault("pool_use_lifo", True)  # the connection used last, its caches warm, goes out first
     if url.startswith("sqlite"):
