@@ -90,7 +90,9 @@ def read_json(text: str | bytes) -> Any:
 def _queue_pooled(url: str) -> bool:
     """Whether SQLAlchemy pools this URL's connections in a queue (files and servers; not in-memory SQLite)."""
     parsed = make_url(url)
-    return issubclass(parsed.get_dialect().get_pool_class(parsed), QueuePool)
+    # a DefaultDialect subclass: get_pool_class is not on the Dialect protocol
+    dialect: Any = parsed.get_dialect()
+    return issubclass(dialect.get_pool_class(parsed), QueuePool)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
