@@ -85,7 +85,7 @@ def test_each_count_is_one_index_range_without_a_sort(
     prefix = LEVELS[level]
     cases = _plan(session, worklist.running_counts(prefix))
     tasks = _plan(session, worklist.overdue_counts(prefix, clock.now()))
-    assert "SEARCH cases USING COVERING INDEX ix_cases_running_places" in cases, cases
+    assert "SEARCH place_case_counts USING COVERING INDEX ix_place_case_counts_places" in cases, cases
     assert "SEARCH human_tasks USING COVERING INDEX ix_human_tasks_ready_places" in tasks, tasks
     for plan in (cases, tasks):
         assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan

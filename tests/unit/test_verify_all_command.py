@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import START
@@ -56,4 +56,34 @@ def test_checkpoint_then_verify_all_finds_a_deleted_case(
     assert cli.main(["verify-all"]) == 1
     out = capsys.readouterr().out
     assert "案件被删除" in out and ids[0] in out and "核验完成：1/1 个案件通过" in out
+    engine.dispose()
+
+
+def test_verify_all_reports_overview_counts_off_and_recount_overview_mends_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shouhu.db'}"
+    engine = make_engine(url)
+    create_all(engine)
+    with Session(engine) as session:
+        publish_folder(session, DATA / "review_demo", now=START)
+        cases.start_case(
+            session=session,
+            clock=FixedClock(START),
+            actor=DIRECTOR,
+            process_key="review_demo",
+            data={"child_name": "小明"},
+            jurisdiction_code=VILLAGE,
+        )
+        session.commit()
+        session.execute(text("UPDATE place_case_counts SET running = 5"))  # as if written around the triggers
+        session.commit()
+    monkeypatch.setenv("SHOUHU_DATABASE_URL", url)
+    monkeypatch.setenv("SHOUHU_SECRET_KEY", "k" * 40)
+    monkeypatch.delenv("SHOUHU_DEMO", raising=False)
+    assert cli.main(["verify-all", "--chain-only"]) == 1
+    assert f"概览计数与案件不符：{VILLAGE} 未分级 记为 5 件，运行中的案件实有 1 件" in capsys.readouterr().out
+    assert cli.main(["recount-overview"]) == 0
+    assert "1 处原先不符" in capsys.readouterr().out
+    assert cli.main(["verify-all", "--chain-only"]) == 0
     engine.dispose()

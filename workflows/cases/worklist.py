@@ -17,7 +17,8 @@ from workflows.cases.human_tasks import work_branches, work_filter
 from workflows.cases.listing import bounded_count, page_rows
 from workflows.infra.clock import Clock
 from workflows.infra.models import Case, HumanTask, Place, ProcessDefinition
-from workflows.infra.overview_columns import RISK_COLOURS, place_groups, place_match, ready, running
+from workflows.infra.overview_columns import RISK_COLOURS, place_groups, place_match, ready
+from workflows.infra.place_counts import PlaceCaseCount
 from workflows.people.access import Actor, require_role
 from workflows.people.staffing import EXTRA_DIRECTOR_ABOVE, VillageStaffing, village_staffing
 
@@ -135,15 +136,15 @@ def visit_condition() -> Any:
     )
 
 
-# Both counts read one index range of the area, already in the order of their groups (infra/overview_columns.py).
+# The running cases are read from their counts per village and colour (infra/place_counts.py: one row per
+# village and colour, kept by triggers), the overdue tasks from one index range of the area, already in the
+# order of their groups (infra/overview_columns.py).
 
 
 def running_counts(prefix: str) -> Select[Any]:
-    """(village, colour, running cases) of the area."""
-    return (
-        select(Case.jurisdiction_code, Case.risk_colour, func.count())
-        .where(running(Case), *place_match(Case, prefix))
-        .group_by(*place_groups(Case), Case.risk_colour)
+    """(village, colour or '' for 未分级, running cases) of the area."""
+    return select(PlaceCaseCount.jurisdiction_code, PlaceCaseCount.risk_colour, PlaceCaseCount.running).where(
+        PlaceCaseCount.running > 0, *place_match(PlaceCaseCount, prefix)
     )
 
 

@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import Engine, QueuePool, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflows.infra import sign_in_failures  # noqa: F401 - registers its table
+from workflows.infra import place_counts, sign_in_failures  # noqa: F401 - register their tables
 from workflows.infra.models import Base  # importing the models registers every table
 from workflows.infra.settings import POOL_SIZE
 

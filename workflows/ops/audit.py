@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.cases.replay import Report, verify_case
+from workflows.infra import place_counts
 from workflows.infra.clock import CST
 from workflows.infra.keys import SigningKeys
 from workflows.infra.models import Case, Checkpoint
@@ -51,7 +52,8 @@ _HEADS = select(Case.id, Case.case_no, Case.last_event_seq, Case.last_event_hash
 
 def verify_all(session: Session, keys: SigningKeys | None, *, chain_only: bool = False) -> AuditResult:
     """Verify each case (chain and replay; only the chain with ``chain_only``, a far quicker check of every
-    log's integrity), then check the latest checkpoint against the database."""
+    log's integrity), the overview's kept counts against the cases, then the latest checkpoint against the
+    database."""
     result = AuditResult()
     if chain_only:
         for head in session.execute(_HEADS):
@@ -67,6 +69,14 @@ def verify_all(session: Session, keys: SigningKeys | None, *, chain_only: bool =
         result.events += report.events
         if not report.ok:
             result.failed.append((case.case_no, report))
+    for code, colour, kept, counted in place_counts.differences(session.connection()):
+        result.findings.append(
+            Finding(
+                None,
+                f"概览计数与案件不符：{code} {colour or '未分级'} 记为 {kept} 件，运行中的案件实有 {counted} 件"
+                "（shouhu recount-overview 可按案件重算）",
+            )
+        )
     result.checkpoint = checkpoints.latest(session)
     if result.checkpoint is not None:
         if keys is None:

@@ -174,6 +174,18 @@ def cmd_verify_all(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_recount_overview(args: argparse.Namespace) -> int:
+    """Rebuild the overview's running-case counts from the cases (when verify-all finds them off)."""
+    from workflows.infra import place_counts
+
+    engine = make_engine(_settings(args.demo).database_url)
+    with engine.begin() as connection:
+        before = place_counts.differences(connection)
+        place_counts.recount(connection)
+    print(f"已按案件重算概览计数：{len(before)} 处原先不符。")
+    return 0
+
+
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     """Record a signed checkpoint of every case log's head now."""
     from workflows.log import checkpoints
@@ -317,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         "--chain-only", action="store_true", help="只核验每个案件日志的哈希链（不重放流程，快得多）与检查点"
     )
     verify.set_defaults(func=cmd_verify_all)
+    recount = sub.add_parser("recount-overview", help="按运行中的案件重算辖区概览的计数（核验发现不符时）")
+    recount.add_argument("--demo", action="store_true")
+    recount.set_defaults(func=cmd_recount_overview)
     checkpoint = sub.add_parser("checkpoint", help="立即记录全部案件日志末端的签名检查点")
     checkpoint.add_argument("--demo", action="store_true")
     checkpoint.set_defaults(func=cmd_checkpoint)
