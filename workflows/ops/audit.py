@@ -13,8 +13,8 @@ from workflows.infra.clock import CST
 from workflows.infra.keys import SigningKeys
 from workflows.infra.models import Case, Checkpoint
 from workflows.log import checkpoints
-from workflows.log.chaincheck import check_case_chain
 from workflows.log.checkpoints import Finding
+from workflows.ops import chain_jobs
 
 
 @dataclass
@@ -50,19 +50,20 @@ class AuditResult:
 _HEADS = select(Case.id, Case.case_no, Case.last_event_seq, Case.last_event_hash).order_by(Case.created_at)
 
 
-def verify_all(session: Session, keys: SigningKeys | None, *, chain_only: bool = False) -> AuditResult:
+def verify_all(
+    session: Session, keys: SigningKeys | None, *, chain_only: bool = False, jobs: int = 1
+) -> AuditResult:
     """Verify each case (chain and replay; only the chain with ``chain_only``, a far quicker check of every
-    log's integrity), the overview's kept counts against the cases, then the latest checkpoint against the
-    database."""
+    log's integrity, shared among ``jobs`` processes), the overview's kept counts against the cases, then the
+    latest checkpoint against the database."""
     result = AuditResult()
     if chain_only:
-        for head in session.execute(_HEADS):
-            result.total += 1
-            problem, count = check_case_chain(session, head)
-            result.events += count
-            if problem is not None:
-                report = Report(head.id, False, count, problem.reason, problem.seq)
-                result.failed.append((head.case_no, report))
+        chain_jobs.repeatable_read(session)
+        heads = [tuple(head) for head in session.execute(_HEADS)]
+        result.total = len(heads)
+        checked = chain_jobs.check_heads(session, heads, jobs)
+        result.events = checked.events
+        result.failed.extend((case_no, report) for _, case_no, report in checked.failed)
     for case in () if chain_only else session.scalars(select(Case).order_by(Case.created_at)):
         result.total += 1
         report = verify_case(session, case)

@@ -168,7 +168,8 @@ def cmd_verify_all(args: argparse.Namespace) -> int:
     settings = _settings(args.demo)
     engine = make_engine(settings.database_url)
     with Session(engine) as session:
-        result = verify_all(session, _keys(settings, required=False), chain_only=args.chain_only)
+        keys = _keys(settings, required=False)
+        result = verify_all(session, keys, chain_only=args.chain_only, jobs=max(1, args.jobs))
     for line in result.lines():
         print(line)
     return 0 if result.ok else 1
@@ -327,6 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--demo", action="store_true")
     verify.add_argument(
         "--chain-only", action="store_true", help="只核验每个案件日志的哈希链（不重放流程，快得多）与检查点"
+    )
+    verify.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="与 --chain-only 同用：分给几个进程同时核验（默认 1；空闲时可取 CPU 核数）",
     )
     verify.set_defaults(func=cmd_verify_all)
     recount = sub.add_parser("recount-overview", help="按运行中的案件重算辖区概览的计数（核验发现不符时）")
