@@ -50,7 +50,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # no more requests in the thread pool than the pool has connections: none opens one of its own
+        # as many threads as pooled connections: the hot routes (``as_signed_in``: one hand-off for the whole
+        # request) never open one of their own; a route with a separate sign-in hand-off can, under heavy
+        # load, still take one of the pool's overflow connections
         to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if prepare and engine is not None:
             bootstrap.prepare(engine, bpmn_dir=settings.bpmn_dir, clock=clock)

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from workflows.infra import place_counts
-from workflows.infra.db import create_all, make_engine
+from workflows.infra.db import Base, create_all, make_engine
 from workflows.infra.queueing import place_prefixes
 from workflows.ops.audit import verify_all
 
@@ -204,3 +204,22 @@ def test_a_bulk_load_without_triggers_is_repaired_by_a_recount_and_reported_befo
         assert place_counts.differences(conn) == []
         _insert(conn, VILLAGES[1], "running", "blue")  # the triggers work again
         assert _kept(conn)[(VILLAGES[1], "blue")] == 2 and place_counts.differences(conn) == []
+
+
+def test_tables_created_by_separate_calls_get_the_triggers(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'apart.db'}")
+    tables = Base.metadata.tables
+    others = [t for name, t in tables.items() if name != "place_case_counts"]
+    Base.metadata.create_all(engine, tables=others)  # the cases first, the counts table later
+    Base.metadata.create_all(engine, tables=[tables["place_case_counts"]])
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO process_versions (id, process_key, content_hash, name, files, calls, source,"
+                " status, created_at, created_by, note) VALUES (1, 'p', 'h', 'p', '{}', '[]', 'bundled',"
+                " 'published', '2025-01-01 00:00:00', 'x', '')"
+            )
+        )
+        _insert(conn, VILLAGES[0], "running", "red")
+        assert _kept(conn) == {(VILLAGES[0], "red"): 1}
+    engine.dispose()

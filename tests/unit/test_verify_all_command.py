@@ -87,3 +87,10 @@ def test_verify_all_reports_overview_counts_off_and_recount_overview_mends_them(
     assert "1 处原先不符" in capsys.readouterr().out
     assert cli.main(["verify-all", "--chain-only"]) == 0
     engine.dispose()
+
+
+def test_jobs_without_chain_only_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SHOUHU_DATABASE_URL", f"sqlite:///{tmp_path / 'shouhu.db'}")
+    monkeypatch.setenv("SHOUHU_SECRET_KEY", "k" * 40)
+    with pytest.raises(SystemExit, match="--jobs 只与 --chain-only 一起使用"):
+        cli.main(["verify-all", "--jobs", "2"])

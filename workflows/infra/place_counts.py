@@ -6,7 +6,10 @@ a province's million far more); this table holds one row per (village, colour) i
 reads as many rows as it shows. Triggers on ``cases`` keep it: a running case inserted adds one to its
 village and colour, a case leaving ``running``, changing colour or place, or deleted moves or removes its one,
 in the same transaction as the change, whatever code writes the row (the action path, the ORM, the sweep, an
-administrator's SQL). A change that leaves status, colour and place as they were fires nothing.
+administrator's SQL). A change that leaves status, colour and place as they were fires nothing. What row
+triggers do not see is not counted: SQLite's ``INSERT OR REPLACE`` into ``cases`` (it deletes without the
+delete trigger), PostgreSQL's ``TRUNCATE``, a bulk load with the triggers dropped, and a SQLite migration that
+rebuilds the ``cases`` table (it must create the triggers again). ``shouhu verify-all`` finds any such drift.
 
 A case's change touches its two rows (before, after) in key order on PostgreSQL, so two cases changing
 colour in opposite directions at once wait for each other instead of deadlocking. A transaction that changes
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Index, Integer, String, event, text
+from sqlalchemy import Connection, Index, Integer, String, event, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.infra.models import Base
@@ -90,7 +93,8 @@ _SQLITE_TRIGGERS = {
 }
 
 _PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION place_case_counts_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION place_case_counts_follow() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 DECLARE
     gone text[];
     came text[];
@@ -160,34 +164,43 @@ _RECOUNT = (
 )
 
 
-def recount(connection: Connection) -> None:
-    """Replace the counts by a count of the running cases (no case changes meanwhile: on PostgreSQL the cases
-    are locked against writes until the transaction ends; SQLite's transaction holds the write lock)."""
+def recount(connection: Connection) -> list[tuple[str, str, int, int]]:
+    """Replace the counts by a count of the running cases; the differences found first. No case changes
+    meanwhile: on PostgreSQL the cases are locked against writes until the transaction ends, SQLite's
+    transaction holds the write lock."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("LOCK TABLE cases IN SHARE MODE"))
+    before = differences(connection)
     connection.execute(text("DELETE FROM place_case_counts"))
     connection.execute(text(f"INSERT INTO place_case_counts ({_COLUMNS}) {_RECOUNT}"))
+    return before
+
+
+# kept and counted side by side in one statement, so both are read from the same snapshot
+_DIFFERENCES = text(
+    "SELECT code, colour, sum(kept), sum(counted) FROM ("
+    " SELECT jurisdiction_code AS code, risk_colour AS colour, running AS kept, 0 AS counted"
+    " FROM place_case_counts"
+    " UNION ALL"
+    " SELECT jurisdiction_code, coalesce(risk_colour, ''), 0, count(*) FROM cases WHERE status = 'running'"
+    " GROUP BY jurisdiction_code, coalesce(risk_colour, '')"
+    ") AS both_sides GROUP BY code, colour HAVING sum(kept) <> sum(counted) ORDER BY code, colour"
+)
 
 
 def differences(connection: Connection) -> list[tuple[str, str, int, int]]:
     """(village, colour, kept, counted) wherever the kept count is not the count of the running cases."""
-    kept = {
-        (code, colour): n
-        for code, colour, n in connection.execute(
-            text("SELECT jurisdiction_code, risk_colour, running FROM place_case_counts WHERE running <> 0")
-        )
-    }
-    counted = {(row[0], row[1]): row[5] for row in connection.execute(text(_RECOUNT))}
-    return sorted(
-        (code, colour, kept.get((code, colour), 0), counted.get((code, colour), 0))
-        for code, colour in kept.keys() | counted.keys()
-        if kept.get((code, colour), 0) != counted.get((code, colour), 0)
-    )
+    return [
+        (code, colour, int(kept), int(counted))
+        for code, colour, kept, counted in connection.execute(_DIFFERENCES)
+    ]
 
 
 @event.listens_for(Base.metadata, "after_create")
 def _triggers_with_the_tables(_metadata: Any, connection: Connection, tables: Any = None, **_: Any) -> None:
-    """``create_all`` (tests, the embedded default) creates the triggers with the two tables."""
+    """``create_all`` (tests, the embedded default) creates the triggers once both tables exist, also when they
+    are created by separate calls."""
     names = {t.name for t in tables} if tables is not None else {"cases", "place_case_counts"}
-    if {"cases", "place_case_counts"} <= names:
+    both = {"cases", "place_case_counts"}
+    if names & both and both <= set(inspect(connection).get_table_names()):
         create_triggers(connection)

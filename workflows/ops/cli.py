@@ -165,6 +165,8 @@ def cmd_verify_all(args: argparse.Namespace) -> int:
     """Verify every case and the latest signed checkpoint; exit 1 if anything fails."""
     from workflows.ops.audit import verify_all
 
+    if args.jobs > 1 and not args.chain_only:
+        sys.exit("--jobs 只与 --chain-only 一起使用（完整核验逐案重放，在一个进程中进行）")
     settings = _settings(args.demo)
     engine = make_engine(settings.database_url)
     with Session(engine) as session:
@@ -181,8 +183,7 @@ def cmd_recount_overview(args: argparse.Namespace) -> int:
 
     engine = make_engine(_settings(args.demo).database_url)
     with engine.begin() as connection:
-        before = place_counts.differences(connection)
-        place_counts.recount(connection)
+        before = place_counts.recount(connection)
     print(f"已按案件重算概览计数：{len(before)} 处原先不符。")
     return 0
 
