@@ -59,10 +59,9 @@ def verify_all(
     result = AuditResult()
     if chain_only:
         chain_jobs.repeatable_read(session)
-        heads = [tuple(head) for head in session.execute(_HEADS)]
-        result.total = len(heads)
-        checked = chain_jobs.check_heads(session, heads, jobs)
-        result.events = checked.events
+        heads = (tuple(head) for head in session.execute(_HEADS))
+        checked = chain_jobs.check_heads(session, heads, jobs)  # type: ignore[arg-type]
+        result.total, result.events = checked.total, checked.events
         result.failed.extend((case_no, report) for _, case_no, report in checked.failed)
     for case in () if chain_only else session.scalars(select(Case).order_by(Case.created_at)):
         result.total += 1
