@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from workflows.infra.overview_columns import case_indexes, fill_case_columns, task_indexes
+from workflows.infra.overview_columns import fill_case_columns, task_indexes
 from workflows.infra.queueing import fill_listing_columns, listing_indexes
 from workflows.infra.utc_column import UTCDateTime as UTCDateTime  # the migrations import it from here
 
@@ -73,7 +73,7 @@ class Case(Base):
     county_code: Mapped[str | None] = mapped_column(String(6))
     township_code: Mapped[str | None] = mapped_column(String(9))
     risk_colour: Mapped[str | None] = mapped_column(String(8))
-    __table_args__ = (UniqueConstraint("case_no", name="uq_cases_case_no"), *case_indexes())
+    __table_args__ = (UniqueConstraint("case_no", name="uq_cases_case_no"),)
 
 
 event.listen(Case, "before_insert", fill_case_columns)

@@ -4,12 +4,13 @@ The overview counts, per village of an area, the running cases by risk colour an
 (visits apart). A case row stores its risk colour (``risk_colour``: its data's ``risk_colour`` when one of
 the four colours, else NULL for 未分级), set on insert and written in the same UPDATE as the data by every
 action (``cases/actions.py``), and the city, county and township prefixes of its place, filled on insert
-like a task's (``infra/queueing.py``). One partial index on the running cases (city, county, township,
-village, colour) and one on the ready tasks (city, county, township, village, process, step, due instant)
-serve an area of any level as one range — equality on the stored prefixes of its level and the levels
-above — read from the index alone and already in the order of the counts' groups. Each index ends with the
-status, although it holds one status only: SQLite then reads it as covering. It must not lead: PostgreSQL
-drops a condition the partial index implies, and a leading column without a condition is a full index scan.
+like a task's (``infra/queueing.py``). The running cases are counted per village and colour by triggers
+(``infra/place_counts.py``, whose rows carry the same prefixes). One partial index on the ready tasks (city,
+county, township, village, process, step, due instant) serves an area of any level as one range — equality
+on the stored prefixes of its level and the levels above — read from the index alone and already in the
+order of the counts' groups. The index ends with the status, although it holds one status only: SQLite then
+reads it as covering. It must not lead: PostgreSQL drops a condition the partial index implies, and a
+leading column without a condition is a full index scan.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from sqlalchemy import Index, literal_column, text
 from workflows.infra.queueing import PLACE_COLUMNS, place_prefixes
 
 RISK_COLOURS = ("red", "yellow", "blue", "green")  # 四色: 红、黄、蓝、绿
-RUNNING_CASES = "status = 'running'"
 READY_TASKS = "status = 'ready'"
 PLACE_ORDER = ("city_code", "county_code", "township_code", "jurisdiction_code")
 
@@ -59,19 +59,9 @@ def place_groups(entity: Any) -> list[Any]:
     return [getattr(entity, column) for column in PLACE_ORDER]
 
 
-def running(entity: Any) -> Any:
-    """``status = 'running'`` with a literal, as the partial index's condition must appear in the query."""
-    return entity.status == literal_column("'running'")
-
-
 def ready(entity: Any) -> Any:
+    """``status = 'ready'`` with a literal, as the partial index's condition must appear in the query."""
     return entity.status == literal_column("'ready'")
-
-
-def case_indexes() -> tuple[Index, ...]:
-    where = text(RUNNING_CASES)
-    columns = (*PLACE_ORDER, "risk_colour", "status")
-    return (Index("ix_cases_running_places", *columns, sqlite_where=where, postgresql_where=where),)
 
 
 def task_indexes() -> tuple[Index, ...]:
