@@ -47,6 +47,17 @@ def checkpointed(session: Session, clock: FixedClock) -> Case:
     return case
 
 
+def delete_whole_case(session: Session, case: Case) -> None:
+    """Every row of the case and its tasks, as someone with write access to the database could delete them."""
+    for table in (CaseEvent, Document, Attachment, AccessLog, OutboxMessage):
+        session.execute(delete(table).where(table.case_id == case.id))  # type: ignore[attr-defined]
+    task_ids = select(HumanTask.id).where(HumanTask.case_id == case.id)
+    session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(task_ids)))
+    session.execute(delete(HumanTask).where(HumanTask.case_id == case.id))
+    session.execute(delete(IdempotencyKey))
+    session.execute(delete(Case).where(Case.id == case.id))
+
+
 def events_of(session: Session, case: Case) -> list[CaseEvent]:
     return list(
         session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
@@ -104,13 +115,7 @@ def test_deleting_the_last_event_and_fixing_the_case_row_is_detected(
 
 def test_deleting_a_whole_case_is_detected(session: Session, clock: FixedClock) -> None:
     case = checkpointed(session, clock)
-    for table in (CaseEvent, Document, Attachment, AccessLog, OutboxMessage):
-        session.execute(delete(table).where(table.case_id == case.id))  # type: ignore[attr-defined]
-    task_ids = select(HumanTask.id).where(HumanTask.case_id == case.id)
-    session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(task_ids)))
-    session.execute(delete(HumanTask).where(HumanTask.case_id == case.id))
-    session.execute(delete(IdempotencyKey))
-    session.execute(delete(Case).where(Case.id == case.id))
+    delete_whole_case(session, case)
     problems = audit(session)
     assert len(problems) == 1 and case.id in problems[0] and "案件被删除" in problems[0]
 
@@ -203,12 +208,6 @@ def test_chain_only_checks_every_log_and_the_checkpoint_without_replaying(
     problems = chain_only()
     assert len(problems) == 1 and "哈希不符" in problems[0]
 
-    for table in (CaseEvent, Document, Attachment, AccessLog, OutboxMessage):
-        session.execute(delete(table).where(table.case_id == case.id))  # type: ignore[attr-defined]
-    task_ids = select(HumanTask.id).where(HumanTask.case_id == case.id)
-    session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(task_ids)))
-    session.execute(delete(HumanTask).where(HumanTask.case_id == case.id))
-    session.execute(delete(IdempotencyKey))
-    session.execute(delete(Case).where(Case.id == case.id))
+    delete_whole_case(session, case)
     problems = chain_only()  # the whole case gone: only the checkpoint can tell
     assert len(problems) == 1 and case.id in problems[0] and "案件被删除" in problems[0], problems
