@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import Engine, delete, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import START
@@ -19,9 +19,10 @@ from workflows.infra.models import AccessLog, Case, CaseEvent, HumanTask
 from workflows.ops import cli
 
 
-def test_checkpoint_then_verify_all_finds_a_deleted_case(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def database_with_cases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *names: str
+) -> tuple[Engine, list[str]]:
+    """A database file with a review case started per name, and the environment the commands read it from."""
     url = f"sqlite:///{tmp_path / 'shouhu.db'}"
     engine = make_engine(url)
     create_all(engine)
@@ -36,13 +37,20 @@ def test_checkpoint_then_verify_all_finds_a_deleted_case(
                 data={"child_name": name},
                 jurisdiction_code=VILLAGE,
             ).case.id
-            for name in ("小明", "小红")
+            for name in names
         ]
         session.commit()
     monkeypatch.setenv("SHOUHU_DATABASE_URL", url)
     monkeypatch.setenv("SHOUHU_SECRET_KEY", "k" * 40)
-    monkeypatch.setenv("SHOUHU_CHECKPOINT_KEY", private_pem(SigningKeys.generate().private))
     monkeypatch.delenv("SHOUHU_DEMO", raising=False)
+    return engine, ids
+
+
+def test_checkpoint_then_verify_all_finds_a_deleted_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, ids = database_with_cases(tmp_path, monkeypatch, "小明", "小红")
+    monkeypatch.setenv("SHOUHU_CHECKPOINT_KEY", private_pem(SigningKeys.generate().private))
     assert cli.main(["verify-all"]) == 0
     assert "尚无签名检查点" in capsys.readouterr().out
     assert cli.main(["checkpoint"]) == 0
@@ -62,25 +70,9 @@ def test_checkpoint_then_verify_all_finds_a_deleted_case(
 def test_verify_all_reports_overview_counts_off_and_recount_overview_mends_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'shouhu.db'}"
-    engine = make_engine(url)
-    create_all(engine)
-    with Session(engine) as session:
-        publish_folder(session, DATA / "review_demo", now=START)
-        cases.start_case(
-            session=session,
-            clock=FixedClock(START),
-            actor=DIRECTOR,
-            process_key="review_demo",
-            data={"child_name": "小明"},
-            jurisdiction_code=VILLAGE,
-        )
-        session.commit()
-        session.execute(text("UPDATE place_case_counts SET running = 5"))  # as if written around the triggers
-        session.commit()
-    monkeypatch.setenv("SHOUHU_DATABASE_URL", url)
-    monkeypatch.setenv("SHOUHU_SECRET_KEY", "k" * 40)
-    monkeypatch.delenv("SHOUHU_DEMO", raising=False)
+    engine, _ = database_with_cases(tmp_path, monkeypatch, "小明")
+    with engine.begin() as connection:  # as if written around the triggers
+        connection.execute(text("UPDATE place_case_counts SET running = 5"))
     assert cli.main(["verify-all", "--chain-only"]) == 1
     assert f"概览计数与案件不符：{VILLAGE} 未分级 记为 5 件，运行中的案件实有 1 件" in capsys.readouterr().out
     assert cli.main(["recount-overview"]) == 0
