@@ -91,3 +91,26 @@ def pg(pg_engine: Engine) -> Engine:
     with pg_engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     return pg_engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The test run once on a SQLite file and once on PostgreSQL (``pg``: emptied), each holding a process
+    version that case rows written directly can point to."""
+    if request.param == "postgresql":
+        engine = request.getfixturevalue("pg")
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path / 'either.db'}")
+        create_all(engine)
+    with engine.begin() as conn:
+        if conn.execute(text("SELECT count(*) FROM process_versions")).scalar() == 0:
+            conn.execute(
+                text(
+                    "INSERT INTO process_versions (id, process_key, content_hash, name, files, calls, source,"
+                    " status, created_at, created_by, note) VALUES (1, 'p', 'h', 'p', '{}', '[]', 'bundled',"
+                    " 'published', '2025-01-01 00:00:00', 'x', '')"
+                )
+            )
+    yield engine
+    if request.param == "sqlite":
+        engine.dispose()

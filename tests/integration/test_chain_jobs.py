@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from workflows.infra.db import create_all, make_engine
 from workflows.infra.models import Case, CaseEvent, ProcessVersion
 from workflows.log.events import GENESIS, NewEvent, chain
 from workflows.ops import chain_jobs
@@ -26,38 +24,15 @@ CASES = 130
 EVENT_COLUMNS = ("case_id", "seq", "type", "actor", "occurred_at", "payload", "prev_hash", "hash")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgresql":
-        engine = request.getfixturevalue("pg")
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'chains.db'}")
-        create_all(engine)
-    _seed(engine)
-    yield engine
-    if request.param == "sqlite":
-        engine.dispose()
+@pytest.fixture
+def db(either_db: Engine) -> Engine:
+    _seed(either_db)
+    return either_db
 
 
 def _seed(engine: Engine) -> None:
     with Session(engine) as session:
-        version_id = session.scalar(select(ProcessVersion.id).limit(1))
-        if version_id is None:
-            version = ProcessVersion(
-                process_key="p",
-                content_hash="h",
-                name="p",
-                files={},
-                calls=[],
-                source="bundled",
-                status="published",
-                created_at=START,
-                created_by="x",
-                note="",
-            )
-            session.add(version)
-            session.flush()
-            version_id = version.id
+        version_id = session.scalar(select(func.min(ProcessVersion.id)))
         for c in range(CASES):
             case_id = str(uuid.uuid4())
             at = START + timedelta(minutes=c)

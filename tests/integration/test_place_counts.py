@@ -9,14 +9,13 @@ import random
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, text
 
 from workflows.infra import place_counts
-from workflows.infra.db import Base, create_all, make_engine
+from workflows.infra.db import Base, make_engine
 from workflows.infra.queueing import place_prefixes
 from workflows.ops.audit import verify_all
 
@@ -33,25 +32,9 @@ _INSERT = text(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "postgresql":
-        engine = request.getfixturevalue("pg")
-    else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'counts.db'}")
-        create_all(engine)
-    with engine.begin() as conn:
-        if conn.execute(text("SELECT count(*) FROM process_versions")).scalar() == 0:
-            conn.execute(
-                text(
-                    "INSERT INTO process_versions (id, process_key, content_hash, name, files, calls, source,"
-                    " status, created_at, created_by, note) VALUES (1, 'p', 'h', 'p', '{}', '[]', 'bundled',"
-                    " 'published', '2025-01-01 00:00:00', 'x', '')"
-                )
-            )
-    yield engine
-    if request.param == "sqlite":
-        engine.dispose()
+@pytest.fixture
+def db(either_db: Engine) -> Engine:
+    return either_db
 
 
 def _insert(conn: Connection, code: str, status: str, colour: str | None) -> str:
