@@ -16,17 +16,15 @@ from bench.report import Figure
 from bench.setup import (
     DIRECTOR,
     STEP,
-    VILLAGE,
     cst_day,
     median,
     ms,
-    risk_start_data,
     services,
     sqlite_db,
+    start_tracking,
     visit_data,
 )
 from workflows.cases import human_tasks
-from workflows.cases import lifecycle as cases
 from workflows.infra.models import Case
 
 START = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -37,7 +35,7 @@ def figures(size: str) -> list[Figure]:
     marks = (1, 50, 500) if size == "full" else (1, 50, 150)
     with sqlite_db() as engine:
         sessions, clock = services(engine, START)
-        ids = [_start(sessions, clock) for _ in marks]  # one case per mark
+        ids = [start_tracking(sessions, clock) for _ in marks]  # one case per mark
         failed: tuple[int, str] | None = None
         # bring each case up to its mark (not measured), the longest first
         for case_id, mark in zip(ids, marks, strict=True):
@@ -86,20 +84,6 @@ def figures(size: str) -> list[Figure]:
     for mark in sorted(sizes):
         result.append(Figure("longcase", f"stored state before action #{mark}", sizes[mark] / 1024, "KB"))
     return result
-
-
-def _start(sessions: Any, clock: Any) -> str:
-    with sessions() as session:
-        case_id = cases.start_case(
-            session=session,
-            clock=clock,
-            actor=DIRECTOR,
-            process_key="risk_visits",
-            data=risk_start_data(cst_day(START)),
-            jurisdiction_code=VILLAGE,
-        ).case.id
-        session.commit()
-    return str(case_id)
 
 
 def _act(sessions: Any, clock: Any, case_id: str) -> tuple[float, float] | str:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from workflows.cases import lifecycle
 from workflows.infra.clock import CST, FixedClock
 from workflows.infra.db import create_all, make_engine, make_sessionmaker
 from workflows.people.access import Actor
@@ -108,6 +109,21 @@ def risk_start_data(day: str) -> dict[str, Any]:
 
 
 STEP = timedelta(days=20)
+
+
+def start_tracking(sessions: sessionmaker[Session], clock: FixedClock) -> str:
+    """A risk-visits case (分级分色跟踪) of the bench village, started now by its director; committed."""
+    with sessions() as session:
+        case_id = lifecycle.start_case(
+            session=session,
+            clock=clock,
+            actor=DIRECTOR,
+            process_key="risk_visits",
+            data=risk_start_data(cst_day(clock.now())),
+            jurisdiction_code=VILLAGE,
+        ).case.id
+        session.commit()
+    return str(case_id)
 
 
 def ms(seconds: float) -> float:

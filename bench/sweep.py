@@ -19,9 +19,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from bench.report import Figure
-from bench.setup import DIRECTOR, VILLAGE, cst_day, risk_start_data, services, sqlite_db
+from bench.setup import services, sqlite_db, start_tracking
 from tasks import jobs
-from workflows.cases import lifecycle as cases
 from workflows.infra.clock import FixedClock
 from workflows.infra.models import Case, CaseEvent, HumanTask
 from workflows.log.events import GENESIS, event_hash
@@ -101,16 +100,7 @@ def figures(size: str) -> list[Figure]:
     n = 10_000 if size == "full" else 1_000
     with sqlite_db() as engine:
         sessions, clock = services(engine, START)
-        with sessions() as session:
-            template = cases.start_case(
-                session=session,
-                clock=clock,
-                actor=DIRECTOR,
-                process_key="risk_visits",
-                data=risk_start_data(cst_day(START)),
-                jurisdiction_code=VILLAGE,
-            ).case.id
-            session.commit()
+        template = start_tracking(sessions, clock)
         ids = [template, *clone_cases(sessions, template, n - 1)]
         later = FixedClock(LATER)
         w0, c0, h0 = time.perf_counter(), time.process_time(), _children_cpu()
