@@ -157,10 +157,11 @@ def drop_triggers(connection: Connection) -> None:
         connection.execute(text("DROP FUNCTION IF EXISTS place_case_counts_follow()"))
 
 
+# the running cases in groups of village and colour, as the counts keep them
+_RUNNING_GROUPS = "FROM cases WHERE status = 'running' GROUP BY jurisdiction_code, coalesce(risk_colour, '')"
 _RECOUNT = (
     "SELECT jurisdiction_code, coalesce(risk_colour, '') AS colour, min(city_code), min(county_code),"
-    " min(township_code), count(*) FROM cases WHERE status = 'running'"
-    " GROUP BY jurisdiction_code, coalesce(risk_colour, '')"
+    f" min(township_code), count(*) {_RUNNING_GROUPS}"
 )
 
 
@@ -182,8 +183,7 @@ _DIFFERENCES = text(
     " SELECT jurisdiction_code AS code, risk_colour AS colour, running AS kept, 0 AS counted"
     " FROM place_case_counts"
     " UNION ALL"
-    " SELECT jurisdiction_code, coalesce(risk_colour, ''), 0, count(*) FROM cases WHERE status = 'running'"
-    " GROUP BY jurisdiction_code, coalesce(risk_colour, '')"
+    f" SELECT jurisdiction_code, coalesce(risk_colour, ''), 0, count(*) {_RUNNING_GROUPS}"
     ") AS both_sides GROUP BY code, colour HAVING sum(kept) <> sum(counted) ORDER BY code, colour"
 )
 
