@@ -35,9 +35,8 @@ _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9A-F]+)?")
 class Checked:
     total: int = 0  # cases
     events: int = 0
-    failed: list[tuple[int, str, Report]] = field(
-        default_factory=list
-    )  # (place in the list, case no, report)
+    # (place in the list of heads, case number, report): the place puts the helpers' findings back in order
+    failed: list[tuple[int, str, Report]] = field(default_factory=list)
 
 
 def repeatable_read(session: Session) -> None:
