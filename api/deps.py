@@ -118,23 +118,36 @@ def signed_in_user(session: Session, clock: Clock, settings: Settings, token: st
     )
 
 
-def signed_in_actor(session: Session, clock: Clock, settings: Settings, token: str | None) -> Actor:
-    """The actor of a valid token, read as the few columns it needs (no account object is built)."""
-    row = _signed_in(session, clock, settings, token, lambda pk: session.execute(_ACTOR_BY_ID, pk))
+def signed_in_actor(
+    session: Session, clock: Clock, settings: Settings, token: str | None, *, in_work: bool = False
+) -> Actor:
+    """The actor of a valid token, read as the few columns it needs (no account object is built).
+    ``in_work``: the check is the first read of the transaction the request's work goes on in (the caller
+    began it in the mode the work needs), never a transaction of its own."""
+    row = _signed_in(
+        session, clock, settings, token, lambda pk: session.execute(_ACTOR_BY_ID, pk), in_work=in_work
+    )
     return actor_for(row)
 
 
 def _signed_in(
-    session: Session, clock: Clock, settings: Settings, token: str | None, read: Callable[[Any], Any]
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    token: str | None,
+    read: Callable[[Any], Any],
+    *,
+    in_work: bool = False,
 ) -> Any:
     if not token:
         raise Unauthenticated("请先登录", code="not_authenticated")
     user_id, version = read_token(token, secret=settings.signing_keys, now=clock.now())
-    # On SQLite the check is a read of its own, ended before the action: it takes no write lock, so the
-    # action's transaction (and SQLite's one writer) starts only with the endpoint's first statement. On
-    # PostgreSQL (no such lock) it is the first read of the request's one transaction: a second transaction
-    # would cost a connection check-out with its ping, a BEGIN and a COMMIT, each a round trip.
-    separate = session.get_bind().dialect.name == "sqlite"
+    # For a dependency on SQLite the check is a read of its own, ended before the endpoint: the endpoint
+    # may run later on another thread, and the check must not hold SQLite's write lock meanwhile. On
+    # PostgreSQL (no such lock), and for work that runs at once on the same thread (``as_signed_in``), it is
+    # the first read of the request's one transaction: a second transaction would cost a connection
+    # check-out, a BEGIN and a COMMIT (on PostgreSQL each a round trip).
+    separate = not in_work and session.get_bind().dialect.name == "sqlite"
     if separate and not session.in_transaction():
         session.connection(execution_options=READ_ONLY)
     user = read({"pk": user_id}).first()
@@ -149,16 +162,26 @@ TokenDep = Annotated[str | None, Depends(oauth2)]
 Work = TypeVar("Work")
 
 
-async def as_signed_in(request: Request, token: str | None, work: Callable[[Session, Actor], Work]) -> Work:
-    """Check the token, run ``work`` and commit, all in one trip to the thread pool, on the request's own
-    session: the same steps as ``SessionDep`` + ``ActorDep`` + a plain endpoint, with one thread hand-off
-    instead of two (each costs more than the sign-in check itself). For the most frequent routes."""
+async def as_signed_in(
+    request: Request,
+    token: str | None,
+    work: Callable[[Session, Actor], Work],
+    *,
+    read_only: bool = False,
+) -> Work:
+    """Check the token, run ``work`` and commit, all in one trip to the thread pool and in one transaction,
+    on the request's own session: the same steps as ``SessionDep`` + ``ActorDep`` + a plain endpoint, with
+    one thread hand-off instead of two (each costs more than the sign-in check itself). For the most
+    frequent routes. ``read_only``: the work writes nothing, so on SQLite the transaction is a reader that
+    waits for no writer (otherwise it holds SQLite's write lock from the sign-in check on)."""
     state = request.app.state
 
     def run() -> Work:
         with state.sessionmaker() as session:
             try:
-                actor = signed_in_actor(session, state.clock, state.settings, token)
+                if read_only:
+                    session.connection(execution_options=READ_ONLY)
+                actor = signed_in_actor(session, state.clock, state.settings, token, in_work=True)
                 result = work(session, actor)
                 session.commit()
             except BaseException:

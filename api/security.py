@@ -8,6 +8,7 @@ never a valid API token, nor the other way round.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,8 +23,14 @@ TOKEN_SALT = "shouhu-api-token"
 
 
 def serializer(secret: str | Sequence[str], salt: str) -> URLSafeSerializer:
-    """Signs with the first key; verifies with any of them (itsdangerous wants oldest first)."""
-    keys = [secret] if isinstance(secret, str) else list(secret)
+    """Signs with the first key; verifies with any of them (itsdangerous wants oldest first). One serializer
+    per set of keys and salt, built once: every request checks a token, and building one costs more than
+    the check."""
+    return _serializer((secret,) if isinstance(secret, str) else tuple(secret), salt)
+
+
+@functools.lru_cache(maxsize=32)
+def _serializer(keys: tuple[str, ...], salt: str) -> URLSafeSerializer:
     return URLSafeSerializer(list(reversed(keys)), salt=salt)
 
 

@@ -51,7 +51,7 @@ async def list_tasks(
             "certified": actor.certified,
         }
 
-    return await as_signed_in(request, token, work)
+    return await as_signed_in(request, token, work, read_only=True)
 
 
 @router.get("/{task_id}", responses=ERRORS)

@@ -6,6 +6,7 @@ is written, so a lost race leaves nothing behind and the action is simply re-run
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -140,7 +141,7 @@ def _write(
 ) -> Outcome:
     events, values = staged_values(case, run, items, now=now)
     result = session.connection().execute(
-        update(_CASES).where(_CASES.c.id == case.id, _CASES.c.version == case.version).values(**values)
+        _case_update(tuple(values)), {"b_id": case.id, "b_version": case.version, **values}
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise _Stale
@@ -215,6 +216,13 @@ _BUMP = (
         last_event_hash=bindparam("head"),
     )
 )
+
+
+@functools.cache
+def _case_update(columns: tuple[str, ...]) -> Any:
+    """The compare-and-set UPDATE of a case row setting ``columns``, built once per set of columns."""
+    where = (_CASES.c.id == bindparam("b_id"), _CASES.c.version == bindparam("b_version"))
+    return update(_CASES).where(*where).values({key: bindparam(key) for key in columns})
 
 
 _CASE_BY_ID = select(Case).where(Case.id == bindparam("pk"))

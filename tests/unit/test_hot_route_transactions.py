@@ -1,0 +1,139 @@
+"""The hot routes (task list, claim, completion) run a request in one transaction on SQLite, sign-in check
+included: the list in a reader that never queues behind a writer, a claim or completion in one write
+transaction (no separate transaction for the sign-in check: each costs a BEGIN, a COMMIT and a connection
+check-out)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from api.main import create_app
+from tests.support.clock import START
+from tests.support.models import DATA, publish_folder
+from workflows.cases import lifecycle
+from workflows.infra.clock import FixedClock
+from workflows.infra.db import create_all, make_engine
+from workflows.infra.models import Place
+from workflows.infra.settings import Settings
+from workflows.people import accounts
+from workflows.people.access import SYSTEM, Actor
+
+VILLAGE = "500111101201"
+PASSWORD = "hot-route-pass-1"
+
+
+@pytest.fixture
+def app_on_file(tmp_path: Path) -> Iterator[tuple[TestClient, Any, dict[str, str]]]:
+    url = f"sqlite:///{tmp_path / 'hot.db'}"
+    engine = make_engine(url)
+    create_all(engine)
+    clock = FixedClock(START)
+    with Session(engine, expire_on_commit=False) as session:
+        publish_folder(session, DATA / "review_demo", now=START)
+        session.add(Place(code="500111101", name="镇", level="township", parent_code=None))
+        session.add(Place(code=VILLAGE, name="村", level="village", parent_code="500111101"))
+        session.flush()
+        accounts.create_user(
+            session=session,
+            clock=clock,
+            actor=SYSTEM,
+            username="director",
+            display_name="村儿童主任",
+            roles=["village_director"],
+            jurisdiction_code=VILLAGE,
+            password=PASSWORD,
+            certified=True,
+        )
+        session.commit()
+        director = Actor("director", frozenset({"village_director"}), VILLAGE)
+        for _ in range(2):
+            lifecycle.start_case(
+                session=session,
+                clock=clock,
+                actor=director,
+                process_key="review_demo",
+                data={"child_name": "甲"},
+                jurisdiction_code=VILLAGE,
+            )
+        session.commit()
+    engine.dispose()
+    app = create_app(Settings(database_url=url, secret_key="k" * 40), clock=clock, prepare=False)
+    with TestClient(app) as client:
+        token = client.post("/api/auth/token", data={"username": "director", "password": PASSWORD})
+        assert token.status_code == 200, token.text
+        yield (
+            client,
+            app.state.sessionmaker.kw["bind"],
+            {"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+
+
+def _begins(engine: Any) -> list[str]:
+    seen: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *rest: (
+            seen.append(statement) if statement.startswith("BEGIN") else None
+        ),
+    )
+    return seen
+
+
+def test_a_list_claim_and_completion_each_run_in_one_transaction(app_on_file) -> None:
+    client, engine, headers = app_on_file
+    begins = _begins(engine)
+    listed = client.get("/api/tasks", headers=headers)
+    assert listed.status_code == 200 and len(listed.json()["items"]) == 2
+    assert begins == ["BEGIN"]  # sign-in check and list: one reader
+    begins.clear()
+    task_id = listed.json()["items"][0]["id"]
+    assert client.post(f"/api/tasks/{task_id}/claim", headers=headers).status_code == 200
+    assert begins == ["BEGIN IMMEDIATE"]
+    begins.clear()
+    done = client.post(f"/api/tasks/{task_id}/complete", headers=headers, json={"data": {"score": 60}})
+    assert done.status_code == 200, done.text
+    assert begins == ["BEGIN IMMEDIATE"]
+
+
+def test_the_list_does_not_wait_for_a_writer(app_on_file) -> None:
+    client, engine, headers = app_on_file
+    holding, release = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def writer() -> None:
+        with engine.begin() as conn:  # holds SQLite's write lock (and the process's writer turn)
+            conn.execute(text("UPDATE users SET display_name = display_name"))
+            holding.set()
+            waited.append(release.wait(5))  # False: the list waited for this commit
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        response = client.get("/api/tasks", headers=headers)
+    finally:
+        release.set()
+        thread.join(20)
+    assert waited == [True]  # answered while the writer still held the lock
+    assert response.status_code == 200 and len(response.json()["items"]) == 2
+
+
+def test_a_revoked_token_writes_nothing(app_on_file) -> None:
+    client, engine, headers = app_on_file
+    task_id = client.get("/api/tasks", headers=headers).json()["items"][0]["id"]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE users SET token_version = token_version + 1"))
+    refused = client.post(f"/api/tasks/{task_id}/claim", headers=headers)
+    assert refused.status_code == 401 and refused.json()["code"] == "token_revoked"
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT status, claimed_at FROM human_tasks WHERE id = :t"), {"t": task_id})
+        assert tuple(row.one()) == ("ready", None)
