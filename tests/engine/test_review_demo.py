@@ -112,8 +112,15 @@ def test_serialized_state_refers_to_the_version_and_round_trips(clock: FixedCloc
     state = run.dump()
     assert state["spec_ref"] == PROCESS.content_hash
     assert "spec" not in state["workflow"] and "subprocess_specs" not in state["workflow"]
-    again = CaseRun.restore(PROCESS, json.loads(json.dumps(state)), case_id=run.case_id)
+    stored = json.loads(json.dumps(state))
+    again = CaseRun.restore(PROCESS, stored, case_id=run.case_id)
     assert again.digest() == run.digest()
+    assert stored == json.loads(json.dumps(state))  # the stored state is not touched
+    handed_over = CaseRun.restore(PROCESS, stored, case_id=run.case_id, owned=True)  # no copy: the sweep
+    assert handed_over.digest() == run.digest() and handed_over.dump() == again.dump()
+    for one in (again, handed_over):  # and both go on alike
+        one.complete(one.open_tasks()[0].id, {"score": 60}, now=START)
+    assert again.dump() == handed_over.dump()
 
 
 def test_every_sequence_flow_is_taken(clock: FixedClock) -> None:

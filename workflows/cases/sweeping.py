@@ -95,7 +95,8 @@ def fire_case(session: Session, case: Case, now: datetime) -> Fired | str | None
         return None
     if case.updated_at is not None and case.updated_at > now:  # acted on since ``now``: its events may not
         return "action"  # go back in time; the action path reads the clock again
-    run = CaseRun.restore(actions.process_of(session, case), case.state, case_id=case.id)
+    # the row was read for this alone (``prepare``) and its state is not read again
+    run = CaseRun.restore(actions.process_of(session, case), case.state, case_id=case.id, owned=True)
     before = {t.id for t in run.open_tasks()}
     fired = run.fire_timers(now=now)
     if run.take_messages():  # messages to other cases are carried out by the action path only

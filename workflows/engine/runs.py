@@ -117,10 +117,13 @@ class CaseRun:
         return run
 
     @classmethod
-    def restore(cls, process: ParsedProcess, state: dict[str, Any], *, case_id: str) -> CaseRun:
-        """Rebuild the workflow from a stored state (the spec comes from the parsed version)."""
+    def restore(
+        cls, process: ParsedProcess, state: dict[str, Any], *, case_id: str, owned: bool = False
+    ) -> CaseRun:
+        """Rebuild the workflow from a stored state (the spec comes from the parsed version); ``owned``: the
+        caller hands ``state`` over and never reads it again, so no copy is taken (``_copy``)."""
         _PARSED.setdefault(process.content_hash, process)
-        dct = _copy(state["workflow"])
+        dct = state["workflow"] if owned else _copy(state["workflow"])
         dct["spec_ref"] = process.content_hash
         try:
             workflow = _SERIALIZER.from_dict(dct)
@@ -210,10 +213,8 @@ class CaseRun:
 
     def correct(self, changes: dict[str, Any], *, now: datetime) -> None:
         """Apply corrected values to the live data of the case; the original submission stays in the log.
-
         A waiting task (a deadline) takes its data from its parent again when it fires, so the parents of
-        unfinished tasks are corrected too; otherwise a timer would silently bring the old value back.
-        """
+        unfinished tasks are corrected too; otherwise a timer would silently bring the old value back."""
         changes = plain_input(changes)
         with self.acting(now):
             live = self.workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK)
@@ -366,7 +367,7 @@ _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
 def _copy(value: Any) -> Any:
-    """A deep copy of JSON data (the serializer changes what it restores; the stored state must not move):
+    """A deep copy of JSON data (the serializer takes apart what it restores; the stored state must not move):
     through orjson, or the standard encoder for what orjson refuses (integers past 64 bits)."""
     try:
         return orjson.loads(orjson.dumps(value))
