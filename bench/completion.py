@@ -117,8 +117,13 @@ def bench_services(engine: Any, n: int) -> PathResult:
     return PathResult(samples, counter.count / len(task_ids), cpu_ms)
 
 
-def bench_http(engine: Any, n: int) -> PathResult:
-    """One client over a keep-alive connection to the API served as documented (uvicorn, loopback)."""
+HTTP_FLOOR = "HTTP GET /api/health (no database: uvicorn, FastAPI, one thread hand-off)"
+HTTP_COMPLETE = "HTTP POST /api/tasks/{id}/complete (uvicorn, loopback)"
+
+
+def bench_http(engine: Any, n: int) -> dict[str, PathResult]:
+    """One client over a keep-alive connection to the API served as documented (uvicorn, loopback): the
+    completions, and first the floor of any request on the same server (a route that reads nothing)."""
     url = str(engine.url)
     serving.seed(url, clients=1, cases_per_client=n)
     task_ids = _ready_tasks(engine)
@@ -127,6 +132,7 @@ def bench_http(engine: Any, n: int) -> PathResult:
     with serving.Server(url, workers=1) as server:
         client = Client(server.port, 0)
         client.login()
+        floor = _floor(server, client, 2 * n)
         body = json.dumps({"data": {"score": 60}}).encode()
         cpu = server_cpu_seconds(server)
         for task_id in task_ids:
@@ -141,7 +147,20 @@ def bench_http(engine: Any, n: int) -> PathResult:
             samples.append(time.perf_counter() - t0)
             assert done is not None, client.samples[-1]
         cpu_ms = (server_cpu_seconds(server) - cpu) * 1000 / len(task_ids)
-    return PathResult(samples, float("nan"), cpu_ms)  # statements: counted in-process by the services path
+    # statements: counted in-process by the services path
+    return {HTTP_FLOOR: floor, HTTP_COMPLETE: PathResult(samples, float("nan"), cpu_ms)}
+
+
+def _floor(server: serving.Server, client: Client, n: int) -> PathResult:
+    for _ in range(50):  # warm-up
+        client.request("health", "GET", "/api/health")
+    samples = []
+    cpu = server_cpu_seconds(server)
+    for _ in range(n):
+        t0 = time.perf_counter()
+        assert client.request("health", "GET", "/api/health") is not None
+        samples.append(time.perf_counter() - t0)
+    return PathResult(samples, float("nan"), (server_cpu_seconds(server) - cpu) * 1000 / n)
 
 
 def server_cpu_seconds(server: serving.Server) -> float:
@@ -175,11 +194,9 @@ def measure(n: int) -> dict[str, PathResult]:
             "services (human_tasks.complete + commit)": lambda: bench_services(
                 _fresh_engine(folder, "svc"), n
             ),
-            "HTTP POST /api/tasks/{id}/complete (uvicorn, loopback)": lambda: bench_http(
-                _fresh_engine(folder, "http"), n
-            ),
         }
-        return {name: fn() for name, fn in runs.items()}
+        results = {name: fn() for name, fn in runs.items()}
+        return results | bench_http(_fresh_engine(folder, "http"), n)
 
 
 def figures(size: str) -> list[Figure]:
@@ -190,7 +207,7 @@ def figures(size: str) -> list[Figure]:
     out = []
     for name, result in results.items():
         median = _median_ms(result.samples)
-        http = name.startswith("HTTP")
+        http = name == HTTP_COMPLETE
         goal = "≤ 1.5 × bare" if http else ""
         label = name if result.statements != result.statements else f"{name} ({result.statements:.0f} SQL)"
         ref = f"bare {bare_ms:.2f} ms; ratio {median / bare_ms:.1f}"
@@ -200,7 +217,7 @@ def figures(size: str) -> list[Figure]:
         out.append(
             Figure(
                 "completion",
-                f"{name}: CPU per completion",
+                f"{name}: CPU per {'request' if name == HTTP_FLOOR else 'completion'}",
                 result.cpu_ms,
                 "ms",
                 goal,
