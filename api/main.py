@@ -84,7 +84,22 @@ def create_app(
         return {"status": "ok"}
 
     install_commit_in_endpoint_thread(app.routes)
+    _hot_routes_first(app)
     return app
+
+
+def _hot_routes_first(app: FastAPI) -> None:
+    """Try the health check and the task routes (list, claim, complete) before the rest: a request is matched
+    against the routes in order, every route of every router before its own (the health check came last,
+    after about a hundred, ≈ 0.16 ms a request). No route before them matches their paths, so moving them
+    changes which requests they serve in nothing (tests/unit/test_hot_route_transactions.py)."""
+    routes = app.router.routes
+    hot = [
+        r
+        for r in routes
+        if getattr(r, "path", None) == "/api/health" or getattr(r, "original_router", None) is tasks.router
+    ]
+    routes[:] = hot + [r for r in routes if not any(r is h for h in hot)]
 
 
 def app_factory() -> FastAPI:
