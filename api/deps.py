@@ -181,6 +181,8 @@ async def as_signed_in(
             try:
                 if read_only:
                     session.connection(execution_options=READ_ONLY)
+                # otherwise, on SQLite, the write lock is taken before the account is read: a signed but
+                # revoked token holds it for that one read, then rolls back
                 actor = signed_in_actor(session, state.clock, state.settings, token, in_work=True)
                 result = work(session, actor)
                 session.commit()
