@@ -8,17 +8,17 @@ from bench.report import Figure
 
 def figures(size: str) -> list[Figure]:
     out = []
-    for run in load.runs(size):
-        worst = max(run.rss_mb, default=0.0)
-        where = f"{run.database}, {run.workers} worker{'s' if run.workers > 1 else ''}"
+    for series in load.runs(size):
+        worst = max((mb for run in series for mb in run.rss_mb), default=0.0)
+        each = "; ".join(", ".join(f"{mb:.0f}" for mb in sorted(run.rss_mb)) for run in series)
         out.append(
             Figure(
                 "rss",
-                f"{where}: largest API process after the load",
+                f"{load.where(series)}: largest API process after the load",
                 worst,
                 "MB",
                 "≤ 200 MB",
-                "all: " + ", ".join(f"{mb:.0f}" for mb in sorted(run.rss_mb)) + " MB",
+                f"all{' (each run)' if len(series) > 1 else ''}: {each} MB",
                 worst <= 200,
             )
         )
