@@ -59,29 +59,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         demo.print_accounts(passwords)
     engine.dispose()
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "api.server",
-                "--host",
-                args.host or settings.host,
-                "--port",
-                str(args.port or settings.port),
-                "--workers",
-                str(args.workers),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-        )
-    ]
+    children = [subprocess.Popen(api_command(args, settings), cwd=REPO_ROOT, env=env)]
     if not args.no_scheduler and (REPO_ROOT / "tasks" / "serve.py").is_file():
         children.append(subprocess.Popen([sys.executable, "-m", "tasks.serve"], cwd=REPO_ROOT, env=env))
     print(
         f"守护 Shouhu 已启动：http://{args.host or settings.host}:{args.port or settings.port}/ （API 文档 /docs）。按 Ctrl+C 停止。"
     )
     return _supervise(children)
+
+
+def api_command(args: argparse.Namespace, settings: Settings) -> list[str]:
+    """The API's process: ``python -m api.server`` with the serve command's host, port, workers and log."""
+    command = [sys.executable, "-m", "api.server", "--host", args.host or settings.host]
+    command += ["--port", str(args.port or settings.port), "--workers", str(args.workers)]
+    return command + (["--no-access-log"] if args.no_access_log else [])
 
 
 def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
@@ -306,6 +297,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     wiring.install()
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shouhu", description="守护 Shouhu 儿童保护流程系统")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="启动 API 与调度（定时器、周期任务、通知）")
@@ -314,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-scheduler", action="store_true", help="只启动 API")
     serve.add_argument("--workers", type=int, default=1, help="API 工作进程数（默认 1）")
+    serve.add_argument(
+        "--no-access-log", action="store_true", help="不输出每个请求的访问日志行（由反向代理记录时）"
+    )
     serve.set_defaults(func=cmd_serve)
     admin = sub.add_parser("create-admin", help="在新安装的系统上创建第一个管理员")
     admin.add_argument("--username", required=True)
@@ -367,8 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     restore_cmd.add_argument("--yes", action="store_true", help="确认覆盖当前数据库")
     restore_cmd.add_argument("--demo", action="store_true")
     restore_cmd.set_defaults(func=cmd_restore)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    return parser
 
 
 if __name__ == "__main__":
