@@ -12,68 +12,52 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from api.main import create_app
+from api.security import issue_token
 from tests.support.clock import START
 from tests.support.models import DATA, publish_folder
+from tests.tasks.conftest import VILLAGE, add_places_and_people
 from workflows.cases import lifecycle
 from workflows.infra.clock import FixedClock
 from workflows.infra.db import create_all, make_engine
-from workflows.infra.models import Place
+from workflows.infra.models import User
 from workflows.infra.settings import Settings
-from workflows.people import accounts
-from workflows.people.access import SYSTEM, Actor
+from workflows.people.access import SYSTEM
 
-VILLAGE = "500111101201"
-PASSWORD = "hot-route-pass-1"
+SECRET = "k" * 40
 
 
 @pytest.fixture
 def app_on_file(tmp_path: Path) -> Iterator[tuple[TestClient, Any, dict[str, str]]]:
+    """The API on a SQLite file (real transactions), two cases waiting for the village director."""
     url = f"sqlite:///{tmp_path / 'hot.db'}"
     engine = make_engine(url)
     create_all(engine)
     clock = FixedClock(START)
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(engine) as session:
         publish_folder(session, DATA / "review_demo", now=START)
-        session.add(Place(code="500111101", name="镇", level="township", parent_code=None))
-        session.add(Place(code=VILLAGE, name="村", level="village", parent_code="500111101"))
-        session.flush()
-        accounts.create_user(
-            session=session,
-            clock=clock,
-            actor=SYSTEM,
-            username="director",
-            display_name="村儿童主任",
-            roles=["village_director"],
-            jurisdiction_code=VILLAGE,
-            password=PASSWORD,
-            certified=True,
-        )
-        session.commit()
-        director = Actor("director", frozenset({"village_director"}), VILLAGE)
+        add_places_and_people(session, START)
         for _ in range(2):
             lifecycle.start_case(
                 session=session,
                 clock=clock,
-                actor=director,
+                actor=SYSTEM,
                 process_key="review_demo",
                 data={"child_name": "甲"},
                 jurisdiction_code=VILLAGE,
             )
+        director = session.scalars(select(User).where(User.username == "gz_director")).one()
+        token, _ = issue_token(
+            user_id=director.id, token_version=director.token_version, secret=SECRET, now=START, minutes=60
+        )
         session.commit()
     engine.dispose()
-    app = create_app(Settings(database_url=url, secret_key="k" * 40), clock=clock, prepare=False)
+    app = create_app(Settings(database_url=url, secret_key=SECRET), clock=clock, prepare=False)
     with TestClient(app) as client:
-        token = client.post("/api/auth/token", data={"username": "director", "password": PASSWORD})
-        assert token.status_code == 200, token.text
-        yield (
-            client,
-            app.state.sessionmaker.kw["bind"],
-            {"Authorization": f"Bearer {token.json()['access_token']}"},
-        )
+        yield client, app.state.sessionmaker.kw["bind"], {"Authorization": f"Bearer {token}"}
 
 
 def _begins(engine: Any) -> list[str]:
@@ -147,7 +131,7 @@ def test_the_hot_routes_are_tried_first_and_no_other_route_serves_their_requests
     from api.routes import tasks
 
     app = create_app(
-        Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", secret_key="k" * 40), prepare=False
+        Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", secret_key=SECRET), prepare=False
     )
     routes = app.router.routes
     first = sorted(
