@@ -56,6 +56,29 @@ class PathResult:
     cpu_ms: float  # CPU per completion of the process doing the work (robust on a busy machine)
 
 
+def _timed(
+    items: list[Any],
+    one: Callable[[Any], None],
+    cpu_seconds: Callable[[], float] = time.process_time,
+    engine: Any = None,
+) -> PathResult:
+    """``one`` on each item, the first ``WARM_UP`` left out: the wall seconds of each, the CPU per item as
+    ``cpu_seconds`` reads it (this process, or the server's), and with ``engine`` the SQL statements it ran
+    per item (NaN without: they run in another process)."""
+    for item in items[:WARM_UP]:
+        one(item)
+    measured = items[WARM_UP:]
+    counter = StatementCounter(engine) if engine is not None else None
+    samples = []
+    cpu = cpu_seconds()
+    for item in measured:
+        t0 = time.perf_counter()
+        one(item)
+        samples.append(time.perf_counter() - t0)
+    cpu_ms = (cpu_seconds() - cpu) * 1000 / len(measured)
+    return PathResult(samples, counter.count / len(measured) if counter else float("nan"), cpu_ms)
+
+
 class StatementCounter:
     def __init__(self, engine: Any) -> None:
         self.count = 0
@@ -85,18 +108,7 @@ def bench_bare(engine: Any, process: Any, n: int) -> PathResult:
             run.complete(task.id, {"score": 60}, now=datetime.now(UTC))
             conn.execute(update(table).where(table.c.id == case_id).values(state=json.dumps(run.dump())))
 
-    for case_id in ids[:WARM_UP]:
-        one(case_id)
-    ids = ids[WARM_UP:]
-    counter = StatementCounter(engine)
-    samples = []
-    cpu = time.process_time()
-    for case_id in ids:
-        t0 = time.perf_counter()
-        one(case_id)
-        samples.append(time.perf_counter() - t0)
-    cpu_ms = (time.process_time() - cpu) * 1000 / len(ids)
-    return PathResult(samples, counter.count / len(ids), cpu_ms)
+    return _timed(ids, one, engine=engine)
 
 
 def _ready_tasks(engine: Any) -> list[str]:
@@ -123,18 +135,7 @@ def bench_services(engine: Any, n: int) -> PathResult:
             )
             session.commit()
 
-    for task_id in task_ids[:WARM_UP]:
-        one(task_id)
-    task_ids = task_ids[WARM_UP:]
-    counter = StatementCounter(engine)
-    samples = []
-    cpu = time.process_time()
-    for task_id in task_ids:
-        t0 = time.perf_counter()
-        one(task_id)
-        samples.append(time.perf_counter() - t0)
-    cpu_ms = (time.process_time() - cpu) * 1000 / len(task_ids)
-    return PathResult(samples, counter.count / len(task_ids), cpu_ms)
+    return _timed(task_ids, one, engine=engine)
 
 
 HTTP_FLOOR = "HTTP GET /api/health (no database: uvicorn, FastAPI, one thread hand-off)"
@@ -148,11 +149,12 @@ def bench_http(engine: Any, n: int) -> dict[str, PathResult]:
     serving.seed(url, clients=1, cases_per_client=WARM_UP + n)
     task_ids = _ready_tasks(engine)
     engine.dispose()
-    samples = []
     with serving.Server(url, workers=1) as server:
         client = Client(server.port, 0)
         client.login()
-        floor = _floor(server, client, 2 * n)
+        floor = _timed(
+            list(range(WARM_UP + 2 * n)), lambda _: _health(client), lambda: server_cpu_seconds(server)
+        )
         body = json.dumps({"data": {"score": 60}}).encode()
 
         def one(task_id: str) -> None:
@@ -165,29 +167,13 @@ def bench_http(engine: Any, n: int) -> dict[str, PathResult]:
             )
             assert done is not None, client.samples[-1]
 
-        for task_id in task_ids[:WARM_UP]:
-            one(task_id)
-        task_ids = task_ids[WARM_UP:]
-        cpu = server_cpu_seconds(server)
-        for task_id in task_ids:
-            t0 = time.perf_counter()
-            one(task_id)
-            samples.append(time.perf_counter() - t0)
-        cpu_ms = (server_cpu_seconds(server) - cpu) * 1000 / len(task_ids)
-    # statements: counted in-process by the services path
-    return {HTTP_FLOOR: floor, HTTP_COMPLETE: PathResult(samples, float("nan"), cpu_ms)}
+        # statements: counted in-process by the services path
+        completions = _timed(task_ids, one, lambda: server_cpu_seconds(server))
+    return {HTTP_FLOOR: floor, HTTP_COMPLETE: completions}
 
 
-def _floor(server: serving.Server, client: Client, n: int) -> PathResult:
-    for _ in range(WARM_UP):
-        client.request("health", "GET", "/api/health")
-    samples = []
-    cpu = server_cpu_seconds(server)
-    for _ in range(n):
-        t0 = time.perf_counter()
-        assert client.request("health", "GET", "/api/health") is not None
-        samples.append(time.perf_counter() - t0)
-    return PathResult(samples, float("nan"), (server_cpu_seconds(server) - cpu) * 1000 / n)
+def _health(client: Client) -> None:
+    assert client.request("health", "GET", "/api/health") is not None
 
 
 def server_cpu_seconds(server: serving.Server) -> float:

@@ -15,7 +15,6 @@ import collections
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,8 +107,7 @@ def _each(values: list[float], unit: str) -> str:
     return "" if len(values) < 2 else "runs: " + ", ".join(f"{v:.1f}" for v in values) + f" {unit}"
 
 
-def _median_of(series: list[Run], figure: Callable[[Run], float]) -> tuple[float, list[float]]:
-    values = [figure(run) for run in series]
+def _median(values: list[float]) -> tuple[float, list[float]]:
     return statistics.median(values), values
 
 
@@ -117,17 +115,23 @@ def _figures_of(series: list[Run]) -> list[Figure]:
     """Each figure is the median of the runs (the runs' own values beside it); errors are summed."""
     pg = series[0].database == "PostgreSQL"
     name = where(series)
-    rate, rates = _median_of(series, lambda r: len(r.ok("complete")) / r.wall if r.wall else 0.0)
-    p50, _ = _median_of(series, lambda r: percentile_ms(r.ok("complete"), 0.5))
-    p95, p95s = _median_of(series, lambda r: percentile_ms(r.ok("complete"), 0.95))
-    p99, p99s = _median_of(series, lambda r: percentile_ms(r.ok("complete"), 0.99))
-    claim95, _ = _median_of(series, lambda r: percentile_ms(r.ok("claim"), 0.95))
-    claim50, _ = _median_of(series, lambda r: percentile_ms(r.ok("claim"), 0.5))
-    cpu, cpus = _median_of(series, lambda r: 1000 * r.cpu_seconds / max(len(r.ok("complete")), 1))
+    completions = [run.ok("complete") for run in series]  # each run's, sorted once
+    claims = [run.ok("claim") for run in series]
+    rate, rates = _median(
+        [len(d) / r.wall if r.wall else 0.0 for r, d in zip(series, completions, strict=True)]
+    )
+    p50, _ = _median([percentile_ms(d, 0.5) for d in completions])
+    p95, p95s = _median([percentile_ms(d, 0.95) for d in completions])
+    p99, p99s = _median([percentile_ms(d, 0.99) for d in completions])
+    claim95, _ = _median([percentile_ms(c, 0.95) for c in claims])
+    claim50, _ = _median([percentile_ms(c, 0.5) for c in claims])
+    cpu, cpus = _median(
+        [1000 * r.cpu_seconds / max(len(d), 1) for r, d in zip(series, completions, strict=True)]
+    )
     errors: collections.Counter[str] = collections.Counter()
     for run in series:
         errors.update(run.errors())
-    done = sum(len(run.ok("complete")) for run in series)
+    done = sum(map(len, completions))
     seconds = sum(run.wall for run in series)
     counted = [f"median of {len(series)} runs", _each(rates, "/s")] if len(series) > 1 else []
     return [
