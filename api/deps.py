@@ -172,26 +172,29 @@ async def as_signed_in(
     """Check the token, run ``work`` and commit, all in one trip to the thread pool and in one transaction,
     on the request's own session: the same steps as ``SessionDep`` + ``ActorDep`` + a plain endpoint, with
     one thread hand-off instead of two (each costs more than the sign-in check itself). For the most
-    frequent routes. ``read_only``: the work writes nothing, so on SQLite the transaction is a reader that
-    waits for no writer (otherwise it holds SQLite's write lock from the sign-in check on)."""
-    state = request.app.state
+    frequent routes (``api.hot`` serves them the same way without FastAPI)."""
+    return await run_in_threadpool(run_signed_in, request.app.state, token, work, read_only)
 
-    def run() -> Work:
-        with state.sessionmaker() as session:
-            try:
-                if read_only:
-                    session.connection(execution_options=READ_ONLY)
-                # otherwise, on SQLite, the write lock is taken before the account is read: a signed but
-                # revoked token holds it for that one read, then rolls back
-                actor = signed_in_actor(session, state.clock, state.settings, token, in_work=True)
-                result = work(session, actor)
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            return result
 
-    return await run_in_threadpool(run)
+def run_signed_in(
+    state: Any, token: str | None, work: Callable[[Session, Actor], Work], read_only: bool = False
+) -> Work:
+    """In the calling thread: the sign-in check, ``work`` and the commit in one transaction on a session of
+    its own. ``read_only``: the work writes nothing, so on SQLite the transaction is a reader that waits for
+    no writer (otherwise it holds SQLite's write lock from the sign-in check on)."""
+    with state.sessionmaker() as session:
+        try:
+            if read_only:
+                session.connection(execution_options=READ_ONLY)
+            # otherwise, on SQLite, the write lock is taken before the account is read: a signed but
+            # revoked token holds it for that one read, then rolls back
+            actor = signed_in_actor(session, state.clock, state.settings, token, in_work=True)
+            result = work(session, actor)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return result
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

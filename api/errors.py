@@ -46,17 +46,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-        return JSONResponse(
-            body(exc.code, exc.message, exc.details), status_code=status_of(exc), headers=headers
-        )
+        return response_for(exc)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        # A unique key (an event sequence number, an idempotency key) was taken by a concurrent request.
-        return JSONResponse(
-            body("concurrent_change", "数据已被他人同时修改，本次操作未生效，请刷新后重试"), status_code=409
-        )
+        return response_for(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -66,8 +60,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _busy(request: Request, exc: OperationalError) -> JSONResponse:
-        # SQLite waits up to 30 s for the write lock; past that the request is refused, nothing written.
-        return JSONResponse(body("database_busy", "系统繁忙，本次操作未生效，请稍后重试"), status_code=503)
+        return response_for(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -77,6 +70,20 @@ def install(app: FastAPI) -> None:
             fields[".".join(loc) or "请求"] = _explain(error.get("type", ""))
         message = "请求内容有误：" + "；".join(f"{k}：{v}" for k, v in fields.items())
         return JSONResponse(body("request_invalid", message, {"fields": fields}), status_code=422)
+
+
+def response_for(exc: DomainError | IntegrityError | OperationalError) -> JSONResponse:
+    """The answer to a refused action: the FastAPI routes' handlers and ``api.hot`` both give this."""
+    if isinstance(exc, IntegrityError):
+        # A unique key (an event sequence number, an idempotency key) was taken by a concurrent request.
+        return JSONResponse(
+            body("concurrent_change", "数据已被他人同时修改，本次操作未生效，请刷新后重试"), status_code=409
+        )
+    if isinstance(exc, OperationalError):
+        # SQLite waits up to 30 s for the write lock; past that the request is refused, nothing written.
+        return JSONResponse(body("database_busy", "系统繁忙，本次操作未生效，请稍后重试"), status_code=503)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return JSONResponse(body(exc.code, exc.message, exc.details), status_code=status_of(exc), headers=headers)
 
 
 def http_error_json(exc: StarletteHTTPException) -> JSONResponse:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import errors, web
 from api.deps import install_commit_in_endpoint_thread
+from api.hot import HotLane
 from api.limits import BodyLimit, JsonGuard
 from api.routes import (
     auth,
@@ -68,6 +69,7 @@ def create_app(
     )
     app.state.settings, app.state.sessionmaker, app.state.clock = settings, sessions, clock
     app.state.sign_in_limiter = SignInLimiter()
+    app.add_middleware(HotLane, state=app.state)  # innermost: it sees bodies the two below have checked
     app.add_middleware(JsonGuard)  # inside the size cap: it reads only bodies that fit
     app.add_middleware(BodyLimit)
     errors.install(app)
