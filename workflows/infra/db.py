@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, QueuePool, create_engine, event, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.infra import place_counts, sign_in_failures  # noqa: F401 - register their tables
@@ -143,8 +145,43 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 raise
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if "pool_pre_ping" in kwargs:
+        return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    ping_idle_connections(engine)
+    return engine
+
+
+# A pooled server connection idle longer than this is checked by a round trip before it is used again (the
+# server may have restarted or closed it meanwhile); one returned to the pool more recently is not: under
+# load every check-out finds a connection returned moments before, and checking each (``pool_pre_ping``)
+# cost a round trip to the server per request.
+PING_AFTER_IDLE_SECONDS = 2.0
+_RETURNED_AT = "shouhu_returned_at"
+
+
+def ping_idle_connections(engine: Engine) -> None:
+    """Check a connection before use when it has been idle past ``PING_AFTER_IDLE_SECONDS``; a dead one is
+    replaced by a new connection before the request sees it (SQLAlchemy's pool retries the check-out)."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure: the pool discards it and connects anew
+            raise DisconnectionError(f"an idle pooled connection no longer answers: {exc}") from exc
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
