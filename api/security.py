@@ -45,14 +45,23 @@ def issue_token(
 
 def read_token(token: str, *, secret: str | Sequence[str], now: datetime) -> tuple[int, int]:
     """(user id, token version) of a valid, unexpired token; Unauthenticated otherwise."""
-    try:
-        claims = serializer(secret, TOKEN_SALT).loads(token)
-        user_id, version, expires = int(claims["sub"]), int(claims["ver"]), int(claims["exp"])
-    except (BadData, KeyError, TypeError, ValueError):
-        raise Unauthenticated("登录已失效，请重新登录", code="token_invalid") from None
+    keys = (secret,) if isinstance(secret, str) else tuple(secret)
+    user_id, version, expires = _verified(token, keys)
     if expires <= now.timestamp():
         raise Unauthenticated("登录已过期，请重新登录", code="token_expired")
     return user_id, version
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(token: str, keys: tuple[str, ...]) -> tuple[int, int, int]:
+    """The claims of a token whose signature one of ``keys`` made. A signature checked once stays checked
+    for the same keys (the expiry is compared on every use, the account read on every request), so a
+    client's repeated token costs no HMAC work; a refused token raises and is never kept."""
+    try:
+        claims = _serializer(keys, TOKEN_SALT).loads(token)
+        return int(claims["sub"]), int(claims["ver"]), int(claims["exp"])
+    except (BadData, KeyError, TypeError, ValueError):
+        raise Unauthenticated("登录已失效，请重新登录", code="token_invalid") from None
 
 
 SignInLimiter = SignInThrottle  # the name the app state uses

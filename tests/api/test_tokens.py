@@ -57,6 +57,20 @@ def test_tampered_expired_and_cross_purpose_values_are_refused() -> None:
     assert cookies.decode(old_cookie, secret=[NEW], now=START) is None
 
 
+def test_a_token_accepted_before_is_still_refused_once_expired_or_its_key_is_dropped() -> None:
+    """A verified signature is remembered (no HMAC work for a client's repeated token): that must not let
+    a token outlive its expiry or the key that signed it."""
+    token, _ = issue_token(user_id=8, token_version=1, secret=[OLD], now=START, minutes=60)
+    for _ in range(2):
+        assert read_token(token, secret=[NEW, OLD], now=START + timedelta(minutes=59)) == (8, 1)
+    with pytest.raises(Unauthenticated) as info:
+        read_token(token, secret=[NEW, OLD], now=START + timedelta(minutes=60))
+    assert info.value.code == "token_expired"
+    with pytest.raises(Unauthenticated) as info:
+        read_token(token, secret=[NEW], now=START)
+    assert info.value.code == "token_invalid"
+
+
 def test_no_default_or_demo_secret_outside_demo() -> None:
     with pytest.raises(ValidationError):
         Settings(demo=False, secret_key="", database_url="sqlite://")
