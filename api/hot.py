@@ -11,10 +11,20 @@ inside the body-size cap and the JSON guard; it answers
 
 when a request has the plain, well-formed shape clients send (a bearer token or none, the documented
 query keys with simple values, a JSON object body). It runs the same work as the FastAPI routes
-(``api.routes.tasks.*_work``) in one hand-off to the thread pool (sign-in check, work, commit in one
-transaction: ``api.deps.run_signed_in``) and maps errors as ``api.errors`` does. Every other request, and
-any of these with an unusual shape (a malformed body, a bad query value, another content type, an
-over-long header), goes on to FastAPI unchanged, which answers it, or refuses it with its usual message.
+(``api.routes.tasks.*_work``: sign-in check, work, commit in one transaction, ``api.deps.run_signed_in``)
+and maps errors as ``api.errors`` does. Every other request, and any of these with an unusual shape (a
+malformed body, a bad query value, another content type, an over-long header), goes on to FastAPI
+unchanged, which answers it, or refuses it with its usual message.
+
+The work runs on the event loop's own thread, as a synchronous worker process would run it: a few
+milliseconds of CPU and statements that wait for nothing a request of this process holds. Handing it to
+a thread and back cost more CPU than the rest of the request outside the work (a thread hop: queue,
+wake-up, the interpreter lock changing hands, caches cold on the other core), and under 16 clients the
+API did a quarter to a third more work per completion that way. Concurrency comes from the worker
+processes (``shouhu serve --workers``), each answering one such request at a time. One exception, on
+SQLite: when a thread of this process holds the write turn (another route's transaction is open), a
+claim or completion would wait for it on the loop the other may need to finish, so it is handed to the
+thread pool as the FastAPI routes do.
 """
 
 from __future__ import annotations
@@ -22,16 +32,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import orjson
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.deps import run_signed_in
 from api.routes import tasks
+from workflows.infra.db import write_turn_taken
 from workflows.infra.errors import DomainError
 
 Scope = dict[str, Any]
@@ -57,6 +69,10 @@ class _Unusual(Exception):
 class HotLane:
     def __init__(self, app: Any, state: Any) -> None:
         self.app, self.state = app, state
+
+    def _engine(self) -> Engine:
+        bind = self.state.sessionmaker.kw["bind"]
+        return cast(Engine, bind.engine)  # an engine, or a connection (tests) whose engine it is
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -111,7 +127,10 @@ class HotLane:
     ) -> None:
         token = _bearer(headers if headers is not None else _headers(scope, None))
         try:
-            result = await run_in_threadpool(run_signed_in, self.state, token, work, read_only)
+            if read_only or not write_turn_taken(self._engine()):
+                result = run_signed_in(self.state, token, work, read_only)
+            else:
+                result = await run_in_threadpool(run_signed_in, self.state, token, work, read_only)
         except (DomainError, IntegrityError, OperationalError) as exc:
             response = errors.response_for(exc)
             await _send_json(send, response.status_code, bytes(response.body), response.raw_headers)

@@ -5,6 +5,7 @@ goes to an app with the lane and to one without it, on the same database, and th
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from api import hot
 from api.hot import HotLane
 from api.main import create_app
 from api.routes import tasks as task_routes
@@ -24,7 +26,7 @@ from tests.support.models import DATA, publish_folder
 from tests.tasks.conftest import VILLAGE, add_places_and_people
 from workflows.cases import lifecycle
 from workflows.infra.clock import FixedClock
-from workflows.infra.db import create_all, make_engine
+from workflows.infra.db import create_all, make_engine, write_turn_taken
 from workflows.infra.models import CaseEvent, HumanTask, User
 from workflows.infra.settings import Settings
 from workflows.people.access import SYSTEM
@@ -282,3 +284,64 @@ def test_a_completion_repeated_with_its_key_gives_the_first_answer_on_either_pat
         for client in (apps.lane, apps.plain)
     ]
     assert other[0] == other[1] and other[0][0] == 409
+
+
+def _threads_of_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    names: list[str] = []
+    real = hot.run_signed_in
+
+    def recorded(*args: Any) -> Any:
+        names.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(hot, "run_signed_in", recorded)
+    return names
+
+
+WORKER = "AnyIO worker thread"  # the thread pool's threads
+
+
+def test_the_work_runs_on_the_event_loop_thread(apps: Apps, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = _threads_of_work(monkeypatch)
+    task = apps.ready()[0]
+    assert apps.lane.get("/api/tasks", headers=apps.auth()).status_code == 200
+    assert apps.lane.post(f"/api/tasks/{task}/claim", headers=apps.auth()).status_code == 200
+    done = apps.lane.post(f"/api/tasks/{task}/complete", headers=apps.auth(), json={"data": {"score": 60}})
+    assert done.status_code == 200
+    assert len(names) == 3 and WORKER not in names
+
+
+def test_while_another_thread_holds_the_sqlite_write_turn_writes_go_to_the_thread_pool(
+    apps: Apps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim waiting on the loop for a turn whose holder may need the loop would stall the process; it
+    is handed to the thread pool instead. A list (a reader) needs no turn and is answered at once."""
+    names = _threads_of_work(monkeypatch)
+    task = apps.ready()[0]
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with apps.engine.connect() as conn:
+            conn.execute(text("UPDATE places SET name = name WHERE code = :c"), {"c": VILLAGE})
+            held.set()
+            release.wait(10)
+            conn.commit()
+
+    answers: dict[str, int] = {}
+
+    def claim() -> None:
+        answers["claim"] = apps.lane.post(f"/api/tasks/{task}/claim", headers=apps.auth()).status_code
+
+    writer = threading.Thread(target=holder)
+    writer.start()
+    assert held.wait(10) and write_turn_taken(apps.engine)
+    claimer = threading.Thread(target=claim)
+    claimer.start()
+    claimer.join(0.5)
+    assert claimer.is_alive()  # waiting for the turn
+    assert apps.lane.get("/api/tasks", headers=apps.auth()).status_code == 200  # the loop is free
+    release.set()
+    writer.join(10)
+    claimer.join(10)
+    assert answers == {"claim": 200}
+    assert names == [WORKER, names[1]] and names[1] != WORKER  # the claim in the pool, the list on the loop

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,6 +90,16 @@ def read_json(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+_TURNS: weakref.WeakKeyDictionary[Engine, _WriterTurns] = weakref.WeakKeyDictionary()
+
+
+def write_turn_taken(engine: Engine) -> bool:
+    """Whether a thread of this process holds the engine's SQLite write turn now (a writing transaction is
+    open); never on PostgreSQL, where writers do not take turns."""
+    turns = _TURNS.get(engine)
+    return turns is not None and turns.lock.locked()
+
+
 def _queue_pooled(url: str) -> bool:
     """Whether SQLAlchemy pools this URL's connections in a queue (files and servers; not in-memory SQLite)."""
     parsed = make_url(url)
@@ -108,15 +119,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        turns = _WriterTurns()
         kwargs.setdefault(
             "connect_args",
             {
                 "check_same_thread": False,
                 "timeout": WRITE_WAIT_SECONDS,
-                "factory": _WriterTurns().connection_class(),
+                "factory": turns.connection_class(),
             },
         )
         engine = create_engine(url, **kwargs)
+        if kwargs["connect_args"].get("factory") is not None:
+            _TURNS[engine] = turns
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
