@@ -28,9 +28,12 @@ from api.routes import (
 from api.schemas.common import only_declared_media
 from api.security import SignInLimiter
 from workflows.infra.clock import Clock, SystemClock
-from workflows.infra.db import make_engine, make_sessionmaker
+from workflows.infra.db import limit_lock_waits, make_engine, make_sessionmaker
 from workflows.infra.settings import Settings, get_settings
 from workflows.ops import bootstrap, wiring
+
+# How long an API request waits for a database row lock before it is refused (503, nothing written).
+LOCK_WAIT_SECONDS = 5.0
 
 
 def create_app(
@@ -47,6 +50,9 @@ def create_app(
     engine = None
     if sessions is None:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        # the task routes run on the worker's event loop (api/hot.py): a wait there holds up every request
+        # of the worker, so none waits long for a row another transaction has locked
+        limit_lock_waits(engine, LOCK_WAIT_SECONDS)
         sessions = make_sessionmaker(engine)
 
     @asynccontextmanager

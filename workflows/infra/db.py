@@ -198,6 +198,25 @@ def ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError(f"an idle pooled connection no longer answers: {exc}") from exc
 
 
+def limit_lock_waits(engine: Engine, seconds: float) -> None:
+    """On PostgreSQL, a statement of this engine's connections waits at most ``seconds`` for a lock another
+    transaction holds, then fails (``lock_timeout``; the API answers 503 and nothing is written). No effect
+    on SQLite, whose writers wait at most ``WRITE_WAIT_SECONDS`` for their turn."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _limit(dbapi_conn: Any, _record: Any) -> None:
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True  # a session setting, outside any transaction
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"SET lock_timeout = {int(seconds * 1000)}")
+            cursor.close()
+        finally:
+            dbapi_conn.autocommit = autocommit
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (one request, one commit)."""
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
