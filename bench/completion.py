@@ -138,7 +138,7 @@ def bench_services(engine: Any, n: int) -> PathResult:
     return _timed(task_ids, one, engine=engine)
 
 
-HTTP_FLOOR = "HTTP GET /api/health (no database: uvicorn, FastAPI, one thread hand-off)"
+HTTP_FLOOR = "HTTP GET /api/health (no database: uvicorn and the middleware; the hot lane answers it)"
 HTTP_COMPLETE = "HTTP POST /api/tasks/{id}/complete (uvicorn, loopback)"
 
 
