@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.security import read_token
 from workflows.infra.clock import Clock
-from workflows.infra.db import READ_ONLY
+from workflows.infra.db import NO_WAIT, READ_ONLY
 from workflows.infra.errors import Unauthenticated
 from workflows.infra.models import User
 from workflows.infra.settings import Settings
@@ -185,15 +185,22 @@ async def as_signed_in(
 
 
 def run_signed_in(
-    state: Any, token: str | None, work: Callable[[Session, Actor], Work], read_only: bool = False
+    state: Any,
+    token: str | None,
+    work: Callable[[Session, Actor], Work],
+    read_only: bool = False,
+    no_wait: bool = False,
 ) -> Work:
     """In the calling thread: the sign-in check, ``work`` and the commit in one transaction on a session of
     its own. ``read_only``: the work writes nothing, so on SQLite the transaction is a reader that waits for
-    no writer (otherwise it holds SQLite's write lock from the sign-in check on)."""
+    no writer (otherwise it holds SQLite's write lock from the sign-in check on). ``no_wait``: on SQLite,
+    raise ``WriteTurnBusy`` before anything is read when the write lock is taken, instead of waiting."""
     with state.sessionmaker() as session:
         try:
             if read_only:
                 session.connection(execution_options=READ_ONLY)
+            elif no_wait:
+                session.connection(execution_options=NO_WAIT)
             # otherwise, on SQLite, the write lock is taken before the account is read: a signed but
             # revoked token holds it for that one read, then rolls back
             actor = signed_in_actor(session, state.clock, state.settings, token, in_work=True)

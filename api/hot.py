@@ -21,10 +21,11 @@ milliseconds of CPU and statements that wait for nothing a request of this proce
 a thread and back cost more CPU than the rest of the request outside the work (a thread hop: queue,
 wake-up, the interpreter lock changing hands, caches cold on the other core), and under 16 clients the
 API did a quarter to a third more work per completion that way. Concurrency comes from the worker
-processes (``shouhu serve --workers``), each answering one such request at a time. One exception, on
-SQLite: when a thread of this process holds the write turn (another route's transaction is open), a
-claim or completion would wait for it on the loop the other may need to finish, so it is handed to the
-thread pool as the FastAPI routes do.
+processes (``shouhu serve --workers``), each answering one such request at a time. What would make it
+wait is bounded: on SQLite a claim or completion begins only if the write lock is free at that moment
+(``NO_WAIT``); when a thread of this process or another process (the scheduler) holds it, the request
+waits for it in the thread pool, as the FastAPI routes do. On PostgreSQL the API's connections wait at
+most ``api.main.LOCK_WAIT_SECONDS`` for a row lock.
 """
 
 from __future__ import annotations
@@ -32,18 +33,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from sqlalchemy import Engine
+from pydantic import TypeAdapter
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.deps import run_signed_in
 from api.routes import tasks
-from workflows.infra.db import write_turn_taken
+from workflows.infra.db import WriteTurnBusy
 from workflows.infra.errors import DomainError
 
 Scope = dict[str, Any]
@@ -54,6 +55,7 @@ _TASK_ACTION = re.compile(r"/api/tasks/([^/]+)/(claim|unclaim|complete)")
 _HEALTH = b'{"status":"ok"}'
 _LIST_KEYS = {"process_key", "mine", "limit", "offset", "after"}
 _TRUE, _FALSE = {"true", "1"}, {"false", "0"}
+_DIGITS = re.compile(r"[0-9]{1,10}")  # ASCII only: int() also reads other scripts' digits
 IDEMPOTENCY_KEY_MAX = 128  # as the route declares it
 
 
@@ -69,10 +71,6 @@ class _Unusual(Exception):
 class HotLane:
     def __init__(self, app: Any, state: Any) -> None:
         self.app, self.state = app, state
-
-    def _engine(self) -> Engine:
-        bind = self.state.sessionmaker.kw["bind"]
-        return cast(Engine, bind.engine)  # an engine, or a connection (tests) whose engine it is
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
@@ -107,7 +105,8 @@ class HotLane:
         raw = await _read_body(receive)
         replay = _replaying(raw, receive)
         headers = _headers(scope, replay)
-        if headers.get(b"content-type", b"").split(b";")[0].strip().lower() != b"application/json":
+        # exactly as clients send it; any other spelling goes to FastAPI (and the JSON guard) unchanged
+        if headers.get(b"content-type", b"").split(b";")[0].strip() != b"application/json":
             raise _Unusual(replay)
         key = headers.get(b"idempotency-key")
         if key is not None and (len(key) > IDEMPOTENCY_KEY_MAX or not key.isascii()):
@@ -127,9 +126,9 @@ class HotLane:
     ) -> None:
         token = _bearer(headers if headers is not None else _headers(scope, None))
         try:
-            if read_only or not write_turn_taken(self._engine()):
-                result = run_signed_in(self.state, token, work, read_only)
-            else:
+            try:
+                result = run_signed_in(self.state, token, work, read_only, True)
+            except WriteTurnBusy:  # SQLite's write lock is taken: wait for it in the thread pool
                 result = await run_in_threadpool(run_signed_in, self.state, token, work, read_only)
         except (DomainError, IntegrityError, OperationalError) as exc:
             response = errors.response_for(exc)
@@ -154,7 +153,7 @@ def _bearer(headers: dict[bytes, bytes]) -> str | None:
     if value is None:
         return None
     scheme, _, token = value.decode("latin-1").partition(" ")
-    return token if scheme.lower() == "bearer" else None
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def _list_query(raw: bytes) -> dict[str, Any]:
@@ -177,7 +176,7 @@ def _list_query(raw: bytes) -> dict[str, Any]:
     for name, low, high in (("limit", 1, 200), ("offset", 0, 2**31 - 1)):
         if name in given:
             value = given[name]
-            if not (value.isdigit() and len(value) <= 10 and low <= int(value) <= high):
+            if not (_DIGITS.fullmatch(value) and low <= int(value) <= high):
                 raise _Unusual
             query[name] = int(value)
     if "after" in given:
@@ -214,11 +213,11 @@ def _replaying(raw: bytes, receive: Receive) -> Receive:
 
 def _form_data(raw: bytes, replay: Receive) -> dict[str, Any]:
     """``data`` of a ``{"data": {...}}`` body, as the route's model reads it (other keys are ignored, no
-    ``data`` is an empty form); a body orjson refuses (NaN, integers past 64 bits, broken JSON) or of
-    another shape is left to FastAPI."""
+    ``data`` is an empty form); a body that is not JSON or of another shape is left to FastAPI. Parsed by
+    the standard parser, as FastAPI parses it: orjson would read an integer past 64 bits as a float."""
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        body = json.loads(raw)
+    except ValueError:  # broken JSON, or bytes that are not text
         raise _Unusual(replay) from None
     if not isinstance(body, dict):
         raise _Unusual(replay)
@@ -228,11 +227,14 @@ def _form_data(raw: bytes, replay: Receive) -> dict[str, Any]:
     return data
 
 
+_ANY = TypeAdapter(Any)
+
+
 def _dumps(result: Any) -> bytes:
     try:
         return orjson.dumps(result)
-    except TypeError:  # a value orjson does not write (a key that is not text): as FastAPI writes it
-        return json.dumps(result, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    except TypeError:  # a value orjson does not write: by pydantic, as FastAPI writes a response
+        return _ANY.dump_json(result)
 
 
 async def _send_json(

@@ -6,7 +6,6 @@ import json
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +27,15 @@ __all__ = ["Base", "create_all", "make_engine", "make_sessionmaker", "unit_of_wo
 # taking the write lock up front. Only for work that writes nothing: SQLite cannot upgrade such a transaction
 # once another writer has committed. Use: ``session.connection(execution_options=READ_ONLY)`` first.
 READ_ONLY = {"shouhu_read_only": True}
+# A writing transaction that must not wait: on SQLite, when the write lock is taken (by a thread of this
+# process or by another process) it is not begun and ``WriteTurnBusy`` is raised. No effect on PostgreSQL.
+# Use: ``session.connection(execution_options=NO_WAIT)`` first.
+NO_WAIT = {"shouhu_no_wait": True}
 WRITE_WAIT_SECONDS = 30
+
+
+class WriteTurnBusy(Exception):
+    """A ``NO_WAIT`` transaction found SQLite's write lock taken; nothing was begun."""
 
 
 class _WriterTurns:
@@ -53,6 +60,11 @@ class _WriterTurns:
                 if not self.holds_turn:
                     # past the wait, carry on without a turn: SQLite's busy timeout still protects the data
                     self.holds_turn = turns.lock.acquire(timeout=WRITE_WAIT_SECONDS)
+
+            def try_turn(self) -> bool:
+                if not self.holds_turn:
+                    self.holds_turn = turns.lock.acquire(blocking=False)
+                return self.holds_turn
 
             def give_turn(self) -> None:
                 if self.holds_turn:
@@ -90,14 +102,22 @@ def read_json(text: str | bytes) -> Any:
         return json.loads(text)
 
 
-_TURNS: weakref.WeakKeyDictionary[Engine, _WriterTurns] = weakref.WeakKeyDictionary()
-
-
-def write_turn_taken(engine: Engine) -> bool:
-    """Whether a thread of this process holds the engine's SQLite write turn now (a writing transaction is
-    open); never on PostgreSQL, where writers do not take turns."""
-    turns = _TURNS.get(engine)
-    return turns is not None and turns.lock.locked()
+def _begin_without_waiting(conn: Any, dbapi: Any) -> None:
+    """BEGIN IMMEDIATE only if this process's write turn and SQLite's lock are both free at once."""
+    if hasattr(dbapi, "try_turn") and not dbapi.try_turn():
+        raise WriteTurnBusy
+    dbapi.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException as exc:
+        if hasattr(dbapi, "give_turn"):
+            dbapi.give_turn()
+        cause = getattr(exc, "orig", None)
+        if getattr(cause, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise WriteTurnBusy from exc
+        raise
+    finally:
+        dbapi.execute(f"PRAGMA busy_timeout = {WRITE_WAIT_SECONDS * 1000}")
 
 
 def _queue_pooled(url: str) -> bool:
@@ -119,18 +139,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        turns = _WriterTurns()
         kwargs.setdefault(
             "connect_args",
             {
                 "check_same_thread": False,
                 "timeout": WRITE_WAIT_SECONDS,
-                "factory": turns.connection_class(),
+                "factory": _WriterTurns().connection_class(),
             },
         )
         engine = create_engine(url, **kwargs)
-        if kwargs["connect_args"].get("factory") is not None:
-            _TURNS[engine] = turns
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -143,12 +160,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            if conn.get_execution_options().get("shouhu_read_only"):
+            options = conn.get_execution_options()
+            if options.get("shouhu_read_only"):
                 conn.exec_driver_sql("BEGIN")
                 return
             # Take the write lock up front: a case is read and then written in one transaction, and a
             # deferred transaction would fail (SQLITE_BUSY_SNAPSHOT) instead of waiting its turn.
             dbapi = conn.connection.dbapi_connection
+            if options.get("shouhu_no_wait"):
+                _begin_without_waiting(conn, dbapi)
+                return
             if hasattr(dbapi, "take_turn"):
                 dbapi.take_turn()
             try:
