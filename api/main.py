@@ -50,19 +50,22 @@ def create_app(
     engine = None
     if sessions is None:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-        # the task routes run on the worker's event loop (api/hot.py): a wait there holds up every request
-        # of the worker, so none waits long for a row another transaction has locked
-        limit_lock_waits(engine, LOCK_WAIT_SECONDS)
         sessions = make_sessionmaker(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # as many threads as pooled connections: the hot routes (``as_signed_in``: one hand-off for the whole
-        # request) never open one of their own; a route with a separate sign-in hand-off can, under heavy
-        # load, still take one of the pool's overflow connections
-        to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
-        if prepare and engine is not None:
-            bootstrap.prepare(engine, bpmn_dir=settings.bpmn_dir, clock=clock)
+        # one thread fewer than pooled connections: the event loop itself works the hot requests
+        # (api/hot.py) on a connection of its own; a route with a separate sign-in hand-off can, under
+        # heavy load, still take one of the pool's overflow connections
+        to_thread.current_default_thread_limiter().total_tokens = max(1, settings.db_pool_size - 1)
+        if engine is not None:
+            if prepare:
+                bootstrap.prepare(engine, bpmn_dir=settings.bpmn_dir, clock=clock)
+                engine.dispose()  # the migrations' connections: the requests' get the limit below
+            # the task routes run on the worker's event loop (api/hot.py), where a wait holds up every
+            # request of the worker: none waits long for a row another transaction has locked (start-up
+            # migrations, above, still wait as long as they need)
+            limit_lock_waits(engine, LOCK_WAIT_SECONDS)
         yield
         if engine is not None:
             engine.dispose()
