@@ -164,7 +164,9 @@ def test_patterns_a_linear_engine_cannot_run_are_refused_at_validation(pattern: 
     assert info.value.code == "form_pattern_invalid"
 
 
-def test_no_route_does_blocking_work_on_the_event_loop() -> None:
+def test_no_fastapi_route_does_blocking_work_on_the_event_loop() -> None:
+    """FastAPI's routes never block the event loop. (The hot lane, api/hot.py, runs the task routes' work on
+    the loop on purpose, with bounded waits: tests/api/test_hot_lane.py, tests/integration/test_lock_waits.py.)"""
     from fastapi.routing import APIRoute
 
     app = create_app(Settings(demo=True, database_url="sqlite://"), prepare=False)

@@ -62,7 +62,8 @@ def test_an_idle_connection_the_server_closed_is_replaced_before_use(engine: Eng
     first = _backend(engine)
     admin = make_engine(str(pg_url()), poolclass=NullPool, pool_pre_ping=False)
     with admin.begin() as conn:
-        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar_one()
+        # waits (up to 5 s) until the backend has exited
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": first}).scalar_one()
     admin.dispose()
     _idle_for(engine, db.PING_AFTER_IDLE_SECONDS + 1)
     second = _backend(engine)  # no error reaches the caller
