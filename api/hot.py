@@ -43,6 +43,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.deps import run_signed_in
+from api.limits import read_body, replaying, send_json
 from api.routes import tasks
 from workflows.infra.db import WriteTurnBusy
 from workflows.infra.errors import DomainError
@@ -85,7 +86,7 @@ class HotLane:
                         await self._action(scope, receive, send, matched[1], matched[2])
                         return
                 elif path == "/api/health" and method == "GET":
-                    await _send_json(send, 200, _HEALTH)
+                    await send_json(send, 200, _HEALTH)
                     return
             except _Unusual as unusual:
                 await self.app(scope, unusual.receive or receive, send)
@@ -102,8 +103,10 @@ class HotLane:
         if verb != "complete":
             await self._run(scope, send, tasks.claim_work(task_id, clock, claim=verb == "claim"))
             return
-        raw = await _read_body(receive)
-        replay = _replaying(raw, receive)
+        raw = await read_body(receive)
+        if raw is None:
+            raise _Unusual  # a disconnect: FastAPI's route sees it as it would
+        replay = replaying(raw, receive)
         headers = _headers(scope, replay)
         # exactly as clients send it; any other spelling goes to FastAPI (and the JSON guard) unchanged
         if headers.get(b"content-type", b"").split(b";")[0].strip() != b"application/json":
@@ -132,9 +135,9 @@ class HotLane:
                 result = await run_in_threadpool(run_signed_in, self.state, token, work, read_only)
         except (DomainError, IntegrityError, OperationalError) as exc:
             response = errors.response_for(exc)
-            await _send_json(send, response.status_code, bytes(response.body), response.raw_headers)
+            await send_json(send, response.status_code, bytes(response.body), response.raw_headers)
             return
-        await _send_json(send, 200, _dumps(result))
+        await send_json(send, 200, _dumps(result))
 
 
 def _headers(scope: Scope, replay: Receive | None) -> dict[bytes, bytes]:
@@ -186,31 +189,6 @@ def _list_query(raw: bytes) -> dict[str, Any]:
     return query
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks, more = [], True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise _Unusual  # a disconnect: FastAPI's route sees it as it would
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
-def _replaying(raw: bytes, receive: Receive) -> Receive:
-    """A receive that gives the body read here once more, for FastAPI when the lane hands a request on."""
-    delivered = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal delivered
-        if delivered:
-            return await receive()
-        delivered = True
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    return replay
-
-
 def _form_data(raw: bytes, replay: Receive) -> dict[str, Any]:
     """``data`` of a ``{"data": {...}}`` body, as the route's model reads it (other keys are ignored, no
     ``data`` is an empty form); a body that is not JSON or of another shape is left to FastAPI. Parsed by
@@ -235,12 +213,3 @@ def _dumps(result: Any) -> bytes:
         return orjson.dumps(result)
     except TypeError:  # a value orjson does not write: by pydantic, as FastAPI writes a response
         return _ANY.dump_json(result)
-
-
-async def _send_json(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    if headers is None:
-        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -51,7 +51,7 @@ class BodyLimit:
 
 
 async def _refuse(send: Any) -> None:
-    await _send(send, 413, _TOO_LARGE)
+    await send_json(send, 413, _TOO_LARGE)
 
 
 MAX_JSON_DEPTH = 32  # forms are flat; a nested list of lists is a handful deep
@@ -110,37 +110,48 @@ class JsonGuard:
         if b"json" not in headers.get(b"content-type", b""):
             await self.app(scope, receive, send)
             return
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, receive, send)  # a disconnect: let the route see it
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        raw = b"".join(chunks)
+        raw = await read_body(receive)
+        if raw is None:
+            await self.app(scope, receive, send)  # a disconnect: let the route see it
+            return
         problem = json_problem(raw)
         if problem is not None:
-            await _send(send, 422, _refusal(*problem))
+            await send_json(send, 422, _refusal(*problem))
             return
-        delivered = False
-
-        async def replay() -> Any:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(raw, receive), send)
 
 
-async def _send(send: Any, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json; charset=utf-8")],
-        }
-    )
+async def read_body(receive: Any) -> bytes | None:
+    """The whole request body (None when the client disconnected first)."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def replaying(raw: bytes, receive: Any) -> Any:
+    """A receive that gives a body already read once more, then whatever the client sends next."""
+    delivered = False
+
+    async def replay() -> Any:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return replay
+
+
+async def send_json(
+    send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """A complete JSON response (``headers``: all of them, when given)."""
+    if headers is None:
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
