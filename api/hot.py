@@ -45,6 +45,7 @@ from api import errors
 from api.deps import run_signed_in
 from api.limits import read_body, replaying, send_json
 from api.routes import tasks
+from api.schemas.common import OFFSET_MAX
 from workflows.infra.db import WriteTurnBusy
 from workflows.infra.errors import DomainError
 
@@ -169,21 +170,27 @@ def _list_query(raw: bytes) -> dict[str, Any]:
     ):
         raise _Unusual
     given = dict(pairs)
-    query: dict[str, Any] = {"process_key": None, "mine": False, "limit": 50, "offset": 0, "after": None}
+    query: dict[str, Any] = {
+        "process_key": None,
+        "mine": False,
+        "limit": tasks.LIMIT_DEFAULT,
+        "offset": 0,
+        "after": None,
+    }
     if "process_key" in given:
         query["process_key"] = given["process_key"]
     if "mine" in given:
         if given["mine"] not in _TRUE | _FALSE:
             raise _Unusual
         query["mine"] = given["mine"] in _TRUE
-    for name, low, high in (("limit", 1, 200), ("offset", 0, 2**31 - 1)):
+    for name, low, high in (("limit", 1, tasks.LIMIT_MAX), ("offset", 0, OFFSET_MAX)):
         if name in given:
             value = given[name]
             if not (_DIGITS.fullmatch(value) and low <= int(value) <= high):
                 raise _Unusual
             query[name] = int(value)
     if "after" in given:
-        if len(given["after"]) > 120:
+        if len(given["after"]) > tasks.AFTER_MAX:
             raise _Unusual
         query["after"] = given["after"]
     return query

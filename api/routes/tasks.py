@@ -21,6 +21,9 @@ router = APIRouter(prefix="/api/tasks", tags=["任务 tasks"])
 
 Work = Callable[[Session, Actor], dict[str, Any]]
 
+# the worklist's query bounds (the route declares them; api.hot reads the same query by them)
+LIMIT_DEFAULT, LIMIT_MAX, AFTER_MAX = 50, 200, 120
+
 
 def list_work(*, process_key: str | None, mine: bool, limit: int, offset: int, after: str | None) -> Work:
     def work(session: Session, actor: Actor) -> dict[str, Any]:
@@ -70,9 +73,9 @@ async def list_tasks(
     token: TokenDep,
     process_key: str | None = None,
     mine: bool = False,
-    limit: int = Query(50, ge=1, le=200),
+    limit: int = Query(LIMIT_DEFAULT, ge=1, le=LIMIT_MAX),
     offset: Offset = 0,
-    after: str | None = Query(None, max_length=120),
+    after: str | None = Query(None, max_length=AFTER_MAX),
 ) -> dict[str, Any]:
     """本人角色和辖区的待办（含本人已认领的），按期限排序。
 

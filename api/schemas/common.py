@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 # Numbers reaching the database stay within its 64-bit integers (a larger one is a 422, not a 500).
 MAX_ROW_ID = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="编号（正整数）")]
-Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="跳过的条数")]
+OFFSET_MAX = 2**31 - 1
+Offset = Annotated[int, Query(ge=0, le=OFFSET_MAX, description="跳过的条数")]
 
 
 class ErrorBody(BaseModel):
