@@ -20,16 +20,13 @@ from api import hot
 from api.hot import HotLane
 from api.main import create_app
 from api.routes import tasks as task_routes
-from api.security import issue_token
 from tests.support.clock import START
 from tests.support.models import DATA, publish_folder
-from tests.tasks.conftest import VILLAGE, add_places_and_people
-from workflows.cases import lifecycle
+from tests.tasks.conftest import VILLAGE, add_places_and_people, bearer_tokens, start_village_cases
 from workflows.infra.clock import FixedClock
 from workflows.infra.db import create_all, make_engine
-from workflows.infra.models import CaseEvent, HumanTask, User
+from workflows.infra.models import CaseEvent, HumanTask
 from workflows.infra.settings import Settings
-from workflows.people.access import SYSTEM
 
 SECRET = "h" * 40
 CASES = 6
@@ -66,23 +63,11 @@ def apps(tmp_path: Path) -> Iterator[Apps]:
     engine = make_engine(url)
     create_all(engine)
     clock = FixedClock(START)
-    tokens: dict[str, str] = {}
     with Session(engine) as session:
         publish_folder(session, DATA / "review_demo", now=START)
         add_places_and_people(session, START)
-        for _ in range(CASES):
-            lifecycle.start_case(
-                session=session,
-                clock=clock,
-                actor=SYSTEM,
-                process_key="review_demo",
-                data={"child_name": "甲"},
-                jurisdiction_code=VILLAGE,
-            )
-        for user in session.scalars(select(User)):
-            tokens[user.username], _ = issue_token(
-                user_id=user.id, token_version=user.token_version, secret=SECRET, now=START, minutes=60
-            )
+        start_village_cases(session, START, CASES)
+        tokens = bearer_tokens(session, secret=SECRET, now=START)
         session.commit()
     engine.dispose()
     settings = Settings(database_url=url, secret_key=SECRET)

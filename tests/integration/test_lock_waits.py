@@ -17,14 +17,11 @@ from sqlalchemy.orm import Session
 
 import api.main
 from api.main import create_app
-from api.security import issue_token
 from tests.conftest import START
-from tests.tasks.conftest import VILLAGE, add_places_and_people
-from workflows.cases import lifecycle
+from tests.tasks.conftest import add_places_and_people, bearer_tokens, start_village_cases
 from workflows.infra.clock import FixedClock
-from workflows.infra.models import CaseEvent, HumanTask, User
+from workflows.infra.models import CaseEvent, HumanTask
 from workflows.infra.settings import Settings
-from workflows.people.access import SYSTEM
 
 SECRET = "w" * 40
 
@@ -35,18 +32,8 @@ def served(pg: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestCl
     clock = FixedClock(START)
     with Session(pg) as session:
         add_places_and_people(session, START)
-        lifecycle.start_case(
-            session=session,
-            clock=clock,
-            actor=SYSTEM,
-            process_key="review_demo",
-            data={"child_name": "甲"},
-            jurisdiction_code=VILLAGE,
-        )
-        director = session.scalars(select(User).where(User.username == "gz_director")).one()
-        token, _ = issue_token(
-            user_id=director.id, token_version=director.token_version, secret=SECRET, now=START, minutes=60
-        )
+        start_village_cases(session, START, 1)
+        token = bearer_tokens(session, secret=SECRET, now=START)["gz_director"]
         task = session.scalars(select(HumanTask.id).where(HumanTask.status == "ready")).one()
         session.commit()
     url = pg.url.render_as_string(hide_password=False)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tasks.runtime import Runtime, use
@@ -66,6 +67,34 @@ def add_places_and_people(session: Session, now: datetime) -> None:
             )
         )
     session.flush()
+
+
+def start_village_cases(session: Session, now: datetime, count: int) -> None:
+    """``count`` cases of the test process ``review_demo`` in VILLAGE, each waiting at its first task."""
+    from workflows.cases import lifecycle
+    from workflows.people.access import SYSTEM
+
+    for _ in range(count):
+        lifecycle.start_case(
+            session=session,
+            clock=FixedClock(now),
+            actor=SYSTEM,
+            process_key="review_demo",
+            data={"child_name": "甲"},
+            jurisdiction_code=VILLAGE,
+        )
+
+
+def bearer_tokens(session: Session, *, secret: str, now: datetime) -> dict[str, str]:
+    """A valid API token for every account, by username (an hour long)."""
+    from api.security import issue_token
+
+    return {
+        user.username: issue_token(
+            user_id=user.id, token_version=user.token_version, secret=secret, now=now, minutes=60
+        )[0]
+        for user in session.scalars(select(User))
+    }
 
 
 @pytest.fixture

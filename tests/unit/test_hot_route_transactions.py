@@ -12,20 +12,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select, text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from api.main import create_app
-from api.security import issue_token
 from tests.support.clock import START
 from tests.support.models import DATA, publish_folder
-from tests.tasks.conftest import VILLAGE, add_places_and_people
-from workflows.cases import lifecycle
+from tests.tasks.conftest import add_places_and_people, bearer_tokens, start_village_cases
 from workflows.infra.clock import FixedClock
 from workflows.infra.db import create_all, make_engine
-from workflows.infra.models import User
 from workflows.infra.settings import Settings
-from workflows.people.access import SYSTEM
 
 SECRET = "k" * 40
 
@@ -40,19 +36,8 @@ def app_on_file(tmp_path: Path) -> Iterator[tuple[TestClient, Any, dict[str, str
     with Session(engine) as session:
         publish_folder(session, DATA / "review_demo", now=START)
         add_places_and_people(session, START)
-        for _ in range(2):
-            lifecycle.start_case(
-                session=session,
-                clock=clock,
-                actor=SYSTEM,
-                process_key="review_demo",
-                data={"child_name": "甲"},
-                jurisdiction_code=VILLAGE,
-            )
-        director = session.scalars(select(User).where(User.username == "gz_director")).one()
-        token, _ = issue_token(
-            user_id=director.id, token_version=director.token_version, secret=SECRET, now=START, minutes=60
-        )
+        start_village_cases(session, START, 2)
+        token = bearer_tokens(session, secret=SECRET, now=START)["gz_director"]
         session.commit()
     engine.dispose()
     app = create_app(Settings(database_url=url, secret_key=SECRET), clock=clock, prepare=False)
