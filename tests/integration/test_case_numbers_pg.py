@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import START
-from tests.tasks.conftest import VILLAGE, add_places_and_people
+from tests.tasks.conftest import VILLAGE, add_places_and_people, start_village_cases
 from workflows.cases import lifecycle as cases
 from workflows.infra.clock import FixedClock
 from workflows.infra.models import Case
@@ -29,14 +29,7 @@ def test_concurrent_starts_get_distinct_consecutive_numbers(pg: Engine) -> None:
         try:
             for _ in range(EACH):
                 with Session(pg) as session:
-                    cases.start_case(
-                        session=session,
-                        clock=FixedClock(START),
-                        actor=SYSTEM,
-                        process_key="review_demo",
-                        data={"child_name": "小明"},
-                        jurisdiction_code=VILLAGE,
-                    )
+                    start_village_cases(session, START, 1)
                     session.commit()
         except Exception as exc:  # noqa: BLE001 - reported below
             failures.append(exc)

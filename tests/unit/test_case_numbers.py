@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy.orm import Session
 
 from tests.conftest import START
-from tests.tasks.conftest import OTHER_COUNTY, VILLAGE, add_places_and_people
+from tests.tasks.conftest import OTHER_COUNTY, VILLAGE, add_places_and_people, start_village_cases
 from workflows.cases import lifecycle as cases
 from workflows.cases.numbers import next_case_no, short_name
 from workflows.infra.clock import FixedClock
@@ -154,14 +154,7 @@ def test_concurrent_starts_on_a_sqlite_file_get_distinct_consecutive_numbers(tmp
         try:
             for _ in range(5):
                 with Session(engine) as session:
-                    cases.start_case(
-                        session=session,
-                        clock=FixedClock(START),
-                        actor=SYSTEM,
-                        process_key="review_demo",
-                        data={"child_name": "小明"},
-                        jurisdiction_code=VILLAGE,
-                    )
+                    start_village_cases(session, START, 1)
                     session.commit()
         except Exception as exc:  # noqa: BLE001 - reported below
             failures.append(exc)
